@@ -1,0 +1,158 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { GgmlType } from "./constants.js";
+import { validateLlamaGguf } from "./llama-validate.js";
+import { BENCH_LLAMA_OPTIONS, buildTinyLlama, ensureTinyModel, TinyLlamaOptionsError } from "./tiny-llama.js";
+import { encodeGguf } from "./writer.js";
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+describe("buildTinyLlama", () => {
+  test("writes exactly these metadata keys", () => {
+    expect(Object.keys(buildTinyLlama().metadata)).toEqual([
+      "general.architecture",
+      "general.name",
+      "general.description",
+      "general.alignment",
+      "general.file_type",
+      "llama.context_length",
+      "llama.embedding_length",
+      "llama.block_count",
+      "llama.feed_forward_length",
+      "llama.attention.head_count",
+      "llama.attention.head_count_kv",
+      "llama.attention.layer_norm_rms_epsilon",
+      "llama.rope.dimension_count",
+      "llama.vocab_size",
+      "tokenizer.ggml.model",
+      "tokenizer.ggml.tokens",
+      "tokenizer.ggml.scores",
+      "tokenizer.ggml.token_type",
+      "tokenizer.ggml.bos_token_id",
+      "tokenizer.ggml.eos_token_id",
+      "tokenizer.ggml.unknown_token_id",
+      "tokenizer.ggml.add_bos_token",
+      "tokenizer.ggml.add_eos_token",
+    ]);
+  });
+
+  test("has control, byte, then word-piece tokens with descending scores", () => {
+    const { metadata } = buildTinyLlama();
+    const tokens = metadata["tokenizer.ggml.tokens"]!.value as string[];
+    const types = metadata["tokenizer.ggml.token_type"]!.value as number[];
+    const scores = metadata["tokenizer.ggml.scores"]!.value as number[];
+    expect(tokens.slice(0, 4)).toEqual(["<unk>", "<s>", "</s>", "<0x00>"]);
+    expect(tokens[258]).toBe("<0xFF>");
+    expect(tokens).toContain("\u2581the");
+    expect(types.slice(0, 4)).toEqual([2, 3, 3, 6]);
+    expect(types.slice(259).every((t) => t === 1)).toBe(true);
+    expect(tokens.length).toBeGreaterThan(259 + 300);
+    const pieceScores = scores.slice(259);
+    expect(pieceScores.every((score, i) => i === 0 || score < pieceScores[i - 1]!)).toBe(true);
+  });
+
+  test("lays out llama tensors in GGUF ne order", () => {
+    const model = buildTinyLlama({ headCountKv: 2, tensorType: "q8_0" });
+    const shapes = Object.fromEntries(model.tensors.map((t) => [t.name, t.shape]));
+    const vocab = (model.metadata["tokenizer.ggml.tokens"]!.value as string[]).length;
+    expect(model.tensors).toHaveLength(3 + 2 * 9);
+    expect(shapes).toMatchObject({
+      "token_embd.weight": [64, vocab],
+      "output_norm.weight": [64],
+      "output.weight": [64, vocab],
+      "blk.1.attn_norm.weight": [64],
+      "blk.1.attn_q.weight": [64, 64],
+      "blk.1.attn_k.weight": [64, 32],
+      "blk.1.attn_v.weight": [64, 32],
+      "blk.1.attn_output.weight": [64, 64],
+      "blk.1.ffn_norm.weight": [64],
+      "blk.1.ffn_gate.weight": [64, 128],
+      "blk.1.ffn_down.weight": [128, 64],
+      "blk.1.ffn_up.weight": [64, 128],
+    });
+  });
+
+  test.each([
+    ["f32", GgmlType.F32, 0],
+    ["f16", GgmlType.F16, 1],
+    ["q8_0", GgmlType.Q8_0, 7],
+  ] as const)(
+    "stores %s matrices with a matching general.file_type, norms as F32",
+    (tensorType, type, fileType) => {
+      const model = buildTinyLlama({ tensorType });
+      expect(model.metadata["general.file_type"]).toEqual({ type: "uint32", value: fileType });
+      for (const tensor of model.tensors)
+        expect(tensor.type).toBe(tensor.shape.length === 1 ? GgmlType.F32 : type);
+    },
+  );
+
+  test("is deterministic per seed", () => {
+    const once = encodeGguf(buildTinyLlama({ seed: 7 }));
+    expect(encodeGguf(buildTinyLlama({ seed: 7 })).equals(once)).toBe(true);
+    expect(encodeGguf(buildTinyLlama({ seed: 8 })).equals(once)).toBe(false);
+  });
+
+  // Benchmarks and recorded outputs depend on these exact bytes; change the hash only on purpose.
+  test("keeps the default model's bytes stable", () => {
+    expect(sha256(encodeGguf(buildTinyLlama()))).toMatchInlineSnapshot(
+      `"60dc6557059b993c9f46fecef1e0a8d81a85b074c2137608f9899ec344ecf538"`,
+    );
+  });
+
+  test("builds the 8-layer, 512-wide benchmark model in seconds", async () => {
+    const started = performance.now();
+    const bytes = encodeGguf(buildTinyLlama({ ...BENCH_LLAMA_OPTIONS, tensorType: "q8_0" }));
+    expect(performance.now() - started).toBeLessThan(10_000);
+    const info = await validateLlamaGguf(bytes);
+    expect(info.llama).toMatchObject({ blockCount: 8, embeddingLength: 512, headDim: 64 });
+  }, 30_000);
+
+  test.each([
+    [{ embeddingLength: 0 }, /embeddingLength/],
+    [{ blockCount: 1.5 }, /blockCount/],
+    [{ seed: -1 }, /seed/],
+    [{ headCount: 3 }, /multiple of headCount/],
+    [{ embeddingLength: 96, headCount: 32 }, /even/],
+    [{ headCountKv: 3 }, /headCountKv/],
+    [{ tensorType: "q8_0", feedForwardLength: 100 }, /multiples of 32/],
+    [{ tensorType: "q4_0" }, /tensorType/],
+    [{ rmsEps: 0 }, /rmsEps/],
+  ])("rejects options %p", (options, message) => {
+    expect(() => buildTinyLlama(options as never)).toThrow(TinyLlamaOptionsError);
+    expect(() => buildTinyLlama(options as never)).toThrow(message);
+  });
+});
+
+describe("ensureTinyModel", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "tiny-model-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("creates the model once, in missing folders, then leaves it alone", async () => {
+    const file = path.join(dir, "models", "tiny.gguf");
+    const first = await ensureTinyModel(file, { tensorType: "q8_0" });
+    expect(first).toMatchObject({ path: file, created: true });
+    await expect(validateLlamaGguf(file)).resolves.toMatchObject({ llama: { fileType: 7 } });
+    await expect(ensureTinyModel(file)).resolves.toEqual({ ...first, created: false });
+  });
+
+  test("does not overwrite an existing file", async () => {
+    const file = path.join(dir, "tiny.gguf");
+    await writeFile(file, "not a model");
+    await expect(ensureTinyModel(file)).resolves.toMatchObject({ created: false, bytes: 11 });
+  });
+
+  test("is safe to call concurrently", async () => {
+    const file = path.join(dir, "tiny.gguf");
+    const results = await Promise.all([1, 2, 3].map(() => ensureTinyModel(file)));
+    expect(new Set(results.map((r) => r.bytes)).size).toBe(1);
+    await expect(validateLlamaGguf(file)).resolves.toBeDefined();
+    expect(await readdir(dir)).toEqual(["tiny.gguf"]);
+  });
+});

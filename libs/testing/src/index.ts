@@ -1,0 +1,3 @@
+export * from "./nats.js";
+export * from "./platform.js";
+export * from "./postgres.js";

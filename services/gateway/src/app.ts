@@ -1,0 +1,68 @@
+import { randomUUID } from "node:crypto";
+import type { Logger } from "@sloughgpt/runtime";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Upstreams } from "./clients.js";
+import type { Principal } from "./http/auth.js";
+import { toHttpError } from "./http/errors.js";
+import { openaiRoutes } from "./routes/openai.js";
+import { platformRoutes } from "./routes/platform.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+export interface AppDeps {
+  upstreams: Upstreams;
+  authenticate: (authorization: string | undefined) => Principal;
+  logger: Logger;
+  bodyLimit: number;
+  generationTimeoutMs: number;
+  upstreamTimeoutMs: number;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The public HTTP API. Pure wiring: every dependency comes in through `deps`. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimit,
+    disableRequestLogging: false,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.addContentTypeParser(
+    ["application/yaml", "application/x-yaml", "text/yaml"],
+    { parseAs: "string" },
+    (_r, body, done) => done(null, body),
+  );
+  app.decorateRequest("principal", null as unknown as Principal);
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+    request.principal = deps.authenticate(request.headers.authorization);
+  });
+  app.setErrorHandler((err, request, reply) => {
+    const e = toHttpError(err);
+    if (e.status >= 500) request.log.error({ err }, "Failed request");
+    else request.log.info({ status: e.status, code: e.body.error.code }, "Rejected request");
+    void reply.code(e.status).headers(e.headers).send(e.body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({
+      error: {
+        message: `Unknown route ${request.method} ${request.url.split("?")[0]}`,
+        type: "invalid_request_error",
+        param: null,
+        code: "unknown_route",
+      },
+    });
+  });
+  openaiRoutes(app, deps);
+  platformRoutes(app, { ...deps, reasoningTimeoutMs: deps.generationTimeoutMs });
+  return app;
+}

@@ -1,0 +1,90 @@
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { AppError } from "@sloughgpt/runtime";
+import { ZodError } from "zod";
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export interface HttpError {
+  status: number;
+  body: OpenAIErrorBody;
+  headers: Record<string, string>;
+}
+
+const BY_CODE: Partial<Record<GrpcStatus, { status: number; type: string; code: string | null }>> = {
+  [GrpcStatus.INVALID_ARGUMENT]: { status: 400, type: "invalid_request_error", code: null },
+  [GrpcStatus.FAILED_PRECONDITION]: { status: 400, type: "invalid_request_error", code: null },
+  [GrpcStatus.OUT_OF_RANGE]: { status: 400, type: "invalid_request_error", code: null },
+  [GrpcStatus.UNAUTHENTICATED]: { status: 401, type: "invalid_request_error", code: "invalid_api_key" },
+  [GrpcStatus.PERMISSION_DENIED]: { status: 403, type: "permission_error", code: "permission_denied" },
+  [GrpcStatus.NOT_FOUND]: { status: 404, type: "invalid_request_error", code: "not_found" },
+  [GrpcStatus.ALREADY_EXISTS]: { status: 409, type: "invalid_request_error", code: "already_exists" },
+  [GrpcStatus.ABORTED]: { status: 409, type: "invalid_request_error", code: "conflict" },
+  [GrpcStatus.RESOURCE_EXHAUSTED]: { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded" },
+  [GrpcStatus.CANCELLED]: { status: 499, type: "invalid_request_error", code: "cancelled" },
+  [GrpcStatus.UNIMPLEMENTED]: { status: 501, type: "server_error", code: "not_implemented" },
+  [GrpcStatus.UNAVAILABLE]: { status: 503, type: "server_error", code: "service_unavailable" },
+  [GrpcStatus.DEADLINE_EXCEEDED]: { status: 504, type: "server_error", code: "timeout" },
+};
+
+const INTERNAL = { status: 500, type: "server_error", code: "internal_error" };
+
+/** Fastify's own client errors (bad JSON, body too large, wrong content type) keep their status. */
+function isFrameworkClientError(err: unknown): err is { statusCode: number; message: string; code?: string } {
+  const e = err as { statusCode?: unknown; code?: unknown };
+  return (
+    typeof e?.statusCode === "number" &&
+    e.statusCode >= 400 &&
+    e.statusCode < 500 &&
+    typeof e.code === "string"
+  );
+}
+
+/**
+ * The gateway's one error boundary: domain and upstream gRPC errors become an HTTP status and
+ * OpenAI's error JSON. Unknown errors say only "internal error"; nothing leaks a stack.
+ */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof ZodError) {
+    const issue = err.issues[0];
+    const param = issue?.path.join(".") || null;
+    return {
+      status: 400,
+      body: {
+        error: {
+          message: err.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "),
+          type: "invalid_request_error",
+          param,
+          code: "invalid_value",
+        },
+      },
+      headers: {},
+    };
+  }
+  if (err instanceof AppError) {
+    const m = BY_CODE[err.code] ?? INTERNAL;
+    const message = m === INTERNAL ? "internal error" : err.message;
+    const headers: Record<string, string> =
+      m.status === 429 || m.status === 503 ? { "retry-after": "1" } : {};
+    return {
+      status: m.status,
+      body: { error: { message, type: m.type, param: err.param ?? null, code: err.reason ?? m.code } },
+      headers,
+    };
+  }
+  if (isFrameworkClientError(err)) {
+    return {
+      status: err.statusCode,
+      body: {
+        error: { message: err.message, type: "invalid_request_error", param: null, code: err.code ?? null },
+      },
+      headers: {},
+    };
+  }
+  return {
+    status: 500,
+    body: { error: { message: "internal error", ...INTERNAL, param: null } },
+    headers: {},
+  };
+}

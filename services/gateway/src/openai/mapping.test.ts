@@ -1,0 +1,98 @@
+import { serving } from "@sloughgpt/proto";
+import { chatChunk, chatCompletion, chatToGenerate, completionToGenerate } from "./mapping.js";
+import { chatCompletionRequest, completionRequest } from "./schemas.js";
+
+const ids = { keyId: "k1", requestId: "r1" };
+
+describe("OpenAI request mapping", () => {
+  it("maps a chat request to a Generate request", () => {
+    const req = chatCompletionRequest.parse({
+      model: "m",
+      messages: [
+        { role: "developer", content: "be brief" },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "hi " },
+            { type: "text", text: "there" },
+          ],
+        },
+      ],
+      max_completion_tokens: 7,
+      max_tokens: 99,
+      temperature: 0.5,
+      stop: "END",
+      seed: 3,
+      frequency_penalty: 0,
+    });
+    expect(chatToGenerate(req, ids)).toEqual({
+      model: "m",
+      maxTokens: 7,
+      temperature: 0.5,
+      seed: 3,
+      stop: ["END"],
+      input: {
+        $case: "chat",
+        chat: {
+          messages: [
+            { role: "system", content: "be brief" },
+            { role: "user", content: "hi there" },
+          ],
+        },
+      },
+      keyId: "k1",
+      requestId: "r1",
+    });
+  });
+
+  it("leaves unset sampling fields to serving's defaults", () => {
+    const req = completionRequest.parse({ model: "m", prompt: ["once upon"], temperature: null });
+    expect(completionToGenerate(req, ids)).toEqual({
+      model: "m",
+      maxTokens: 0,
+      stop: [],
+      input: { $case: "prompt", prompt: "once upon" },
+      ...ids,
+    });
+  });
+
+  it.each([
+    [{ model: "m", messages: [] }, "messages"],
+    [{ model: "", messages: [{ role: "user", content: "x" }] }, "model"],
+    [{ model: "m", messages: [{ role: "tool", content: "x" }] }, "messages.0.role"],
+    [{ model: "m", messages: [{ role: "user", content: "x" }], n: 2 }, "n"],
+    [{ model: "m", messages: [{ role: "user", content: "x" }], temperature: 3 }, "temperature"],
+    [{ model: "m", messages: [{ role: "user", content: "x" }], stop: ["a", "b", "c", "d", "e"] }, "stop"],
+  ])("rejects %j at %s", (body, path) => {
+    const r = chatCompletionRequest.safeParse(body);
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.path.join(".")).toBe(path);
+  });
+});
+
+describe("OpenAI response shapes", () => {
+  const meta = { id: "chatcmpl-1", created: 1700000000, model: "m" };
+
+  it("builds a chat completion with usage totals", () => {
+    const final = {
+      finishReason: serving.FinishReason.FINISH_REASON_LENGTH,
+      usage: { promptTokens: 5, completionTokens: 3 },
+    };
+    expect(chatCompletion(meta, "abc", final)).toEqual({
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      created: 1700000000,
+      model: "m",
+      choices: [
+        { index: 0, message: { role: "assistant", content: "abc" }, logprobs: null, finish_reason: "length" },
+      ],
+      usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
+    });
+  });
+
+  it("builds stream chunks", () => {
+    expect(chatChunk(meta, { content: "x" }, null).choices).toEqual([
+      { index: 0, delta: { content: "x" }, logprobs: null, finish_reason: null },
+    ]);
+  });
+});

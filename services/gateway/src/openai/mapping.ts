@@ -1,0 +1,118 @@
+import { serving } from "@sloughgpt/proto";
+import type { ChatCompletionRequest, CompletionRequest } from "./schemas.js";
+
+type Common = Pick<ChatCompletionRequest, "model" | "max_tokens" | "temperature" | "top_p" | "seed" | "stop">;
+
+function sampling(req: Common, maxTokens: number | null | undefined) {
+  return {
+    model: req.model,
+    maxTokens: maxTokens ?? 0,
+    ...(req.temperature != null ? { temperature: req.temperature } : {}),
+    ...(req.top_p != null ? { topP: req.top_p } : {}),
+    ...(req.seed != null ? { seed: req.seed } : {}),
+    stop: req.stop == null ? [] : typeof req.stop === "string" ? [req.stop] : req.stop,
+  };
+}
+
+export function chatToGenerate(
+  req: ChatCompletionRequest,
+  ids: { keyId: string; requestId: string },
+): serving.GenerateRequest {
+  const messages = req.messages.map((m) => ({
+    role: m.role === "developer" ? "system" : m.role,
+    content: typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join(""),
+  }));
+  return {
+    ...sampling(req, req.max_completion_tokens ?? req.max_tokens),
+    input: { $case: "chat", chat: { messages } },
+    ...ids,
+  };
+}
+
+export function completionToGenerate(
+  req: CompletionRequest,
+  ids: { keyId: string; requestId: string },
+): serving.GenerateRequest {
+  const prompt = typeof req.prompt === "string" ? req.prompt : (req.prompt[0] ?? "");
+  return { ...sampling(req, req.max_tokens), input: { $case: "prompt", prompt }, ...ids };
+}
+
+export function finishReason(r: serving.FinishReason | undefined): "stop" | "length" {
+  return r === serving.FinishReason.FINISH_REASON_LENGTH ? "length" : "stop";
+}
+
+export function usageOf(u: serving.Usage | undefined) {
+  const prompt = u?.promptTokens ?? 0;
+  const completion = u?.completionTokens ?? 0;
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+export interface ResponseMeta {
+  id: string;
+  created: number;
+  model: string;
+}
+
+export function chatCompletion(meta: ResponseMeta, text: string, final: serving.GenerateFinal | undefined) {
+  return {
+    id: meta.id,
+    object: "chat.completion",
+    created: meta.created,
+    model: meta.model,
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: text },
+        logprobs: null,
+        finish_reason: finishReason(final?.finishReason),
+      },
+    ],
+    usage: usageOf(final?.usage),
+  };
+}
+
+export function chatChunk(
+  meta: ResponseMeta,
+  delta: { role?: "assistant"; content?: string },
+  finish: "stop" | "length" | null,
+) {
+  return {
+    id: meta.id,
+    object: "chat.completion.chunk",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  };
+}
+
+export function usageChunk(meta: ResponseMeta, final: serving.GenerateFinal | undefined) {
+  return {
+    id: meta.id,
+    object: "chat.completion.chunk",
+    created: meta.created,
+    model: meta.model,
+    choices: [],
+    usage: usageOf(final?.usage),
+  };
+}
+
+export function textCompletion(meta: ResponseMeta, text: string, final: serving.GenerateFinal | undefined) {
+  return {
+    id: meta.id,
+    object: "text_completion",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finishReason(final?.finishReason) }],
+    usage: usageOf(final?.usage),
+  };
+}
+
+export function textChunk(meta: ResponseMeta, text: string, finish: "stop" | "length" | null) {
+  return {
+    id: meta.id,
+    object: "text_completion",
+    created: meta.created,
+    model: meta.model,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
+  };
+}

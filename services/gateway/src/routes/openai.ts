@@ -1,0 +1,143 @@
+import { randomUUID } from "node:crypto";
+import type { serving } from "@sloughgpt/proto";
+import { callStream, callUnary } from "@sloughgpt/runtime";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Upstreams } from "../clients.js";
+import { toHttpError } from "../http/errors.js";
+import { SseWriter } from "../http/sse.js";
+import {
+  chatChunk,
+  chatCompletion,
+  chatToGenerate,
+  completionToGenerate,
+  finishReason,
+  type ResponseMeta,
+  textChunk,
+  textCompletion,
+  usageChunk,
+} from "../openai/mapping.js";
+import { chatCompletionRequest, completionRequest } from "../openai/schemas.js";
+
+interface Deps {
+  upstreams: Upstreams;
+  generationTimeoutMs: number;
+  upstreamTimeoutMs: number;
+}
+
+/** Aborted when the HTTP client goes away, which cancels the upstream gRPC call. */
+function clientGone(request: FastifyRequest, reply: FastifyReply): AbortController {
+  const ctl = new AbortController();
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) ctl.abort(new Error("client disconnected"));
+  });
+  request.raw.on("aborted", () => ctl.abort(new Error("client disconnected")));
+  return ctl;
+}
+
+type Kind = "chat" | "text";
+
+async function collect(deps: Deps, req: serving.GenerateRequest, signal: AbortSignal) {
+  let text = "";
+  let final: serving.GenerateFinal | undefined;
+  const stream = callStream(deps.upstreams.serving.generate.bind(deps.upstreams.serving), req, {
+    deadlineMs: deps.generationTimeoutMs,
+    signal,
+  });
+  for await (const msg of stream) {
+    if (msg.event?.$case === "delta") text += msg.event.delta;
+    else if (msg.event?.$case === "final") final = msg.event.final;
+  }
+  return { text, final };
+}
+
+async function streamSse(
+  deps: Deps,
+  kind: Kind,
+  req: serving.GenerateRequest,
+  meta: ResponseMeta,
+  includeUsage: boolean,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const ctl = clientGone(request, reply);
+  const stream = callStream(deps.upstreams.serving.generate.bind(deps.upstreams.serving), req, {
+    deadlineMs: deps.generationTimeoutMs,
+    signal: ctl.signal,
+  });
+  // Pull the first message before committing to a 200, so early errors (unknown model,
+  // bad max_tokens) still get a proper status code.
+  const first = await stream.next();
+  reply.hijack();
+  const sse = new SseWriter(reply.raw);
+  sse.open({ "x-request-id": String(request.id) });
+  try {
+    if (kind === "chat") await sse.send(chatChunk(meta, { role: "assistant", content: "" }, null));
+    let final: serving.GenerateFinal | undefined;
+    for (let it = first; !it.done; it = await stream.next()) {
+      const ev = it.value.event;
+      if (ev?.$case === "delta") {
+        await sse.send(
+          kind === "chat" ? chatChunk(meta, { content: ev.delta }, null) : textChunk(meta, ev.delta, null),
+        );
+      } else if (ev?.$case === "final") {
+        final = ev.final;
+      }
+    }
+    const finish = finishReason(final?.finishReason);
+    await sse.send(kind === "chat" ? chatChunk(meta, {}, finish) : textChunk(meta, "", finish));
+    if (includeUsage) await sse.send(usageChunk(meta, final));
+  } catch (err) {
+    if (!ctl.signal.aborted) {
+      const e = toHttpError(err);
+      request.log.warn({ status: e.status }, "Failed stream after it started");
+      await sse.send(e.body);
+    }
+  }
+  sse.done();
+}
+
+export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
+  app.get("/v1/models", async (request) => {
+    const res = await callUnary(
+      deps.upstreams.serving.listModels.bind(deps.upstreams.serving),
+      {},
+      {
+        deadlineMs: deps.upstreamTimeoutMs,
+      },
+    );
+    void request;
+    return {
+      object: "list",
+      data: res.models.map((m) => ({
+        id: m.id,
+        object: "model",
+        created: m.createdUnix,
+        owned_by: m.ownedBy,
+      })),
+    };
+  });
+
+  const generate = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const principal = request.principal;
+    const ids = { keyId: principal.keyId, requestId: String(request.id) };
+    const body =
+      kind === "chat" ? chatCompletionRequest.parse(request.body) : completionRequest.parse(request.body);
+    const req =
+      kind === "chat"
+        ? chatToGenerate(body as ReturnType<typeof chatCompletionRequest.parse>, ids)
+        : completionToGenerate(body as ReturnType<typeof completionRequest.parse>, ids);
+    const meta = {
+      id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID().replaceAll("-", "")}`,
+      created: Math.floor(Date.now() / 1000),
+      model: body.model,
+    };
+    if (body.stream) {
+      return streamSse(deps, kind, req, meta, body.stream_options?.include_usage === true, request, reply);
+    }
+    const { text, final } = await collect(deps, req, clientGone(request, reply).signal);
+    return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
+  };
+
+  app.post("/v1/chat/completions", generate("chat"));
+  app.post("/v1/completions", generate("text"));
+}

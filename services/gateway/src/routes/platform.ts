@@ -1,0 +1,213 @@
+import { reasoning } from "@sloughgpt/proto";
+import { callUnary } from "@sloughgpt/runtime";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import type { Upstreams } from "../clients.js";
+
+interface Deps {
+  upstreams: Upstreams;
+  upstreamTimeoutMs: number;
+  reasoningTimeoutMs: number;
+}
+
+const createCollectionBody = z.object({
+  name: z.string().min(1),
+  chunk_size: z.number().int().min(64).max(20_000).optional(),
+  chunk_overlap: z.number().int().min(0).optional(),
+});
+const documentsBody = z.object({
+  documents: z
+    .array(
+      z.object({
+        id: z.string().min(1),
+        text: z.string(),
+        metadata: z.record(z.string(), z.unknown()).optional(),
+      }),
+    )
+    .min(1)
+    .max(1000),
+});
+const searchBody = z.object({
+  query: z.string().min(1),
+  top_k: z.number().int().min(1).max(1000).default(10),
+});
+const nameParam = z.object({ name: z.string().min(1) });
+const solveBody = z.object({
+  problem: z.string().min(1),
+  model: z.string().optional(),
+  strategy: z.literal("chain_of_thought").default("chain_of_thought"),
+  max_tokens: z.number().int().min(1).max(8192).optional(),
+});
+const jobQuery = z.object({ namespace: z.string().optional() });
+
+export function platformRoutes(app: FastifyInstance, deps: Deps): void {
+  const { rag, training, monitoring } = deps.upstreams;
+  const unary = { deadlineMs: deps.upstreamTimeoutMs };
+
+  app.post("/v1/rag/collections", async (request, reply) => {
+    const body = createCollectionBody.parse(request.body);
+    const res = await callUnary(
+      rag.createCollection.bind(rag),
+      {
+        name: body.name,
+        team: request.principal.team,
+        chunkSize: body.chunk_size ?? 0,
+        chunkOverlap: body.chunk_overlap ?? 0,
+      },
+      unary,
+    );
+    const c = res.collection;
+    reply.code(201);
+    return {
+      name: c?.name,
+      team: c?.team,
+      chunk_size: c?.chunkSize,
+      chunk_overlap: c?.chunkOverlap,
+      created: c?.createdUnix,
+    };
+  });
+
+  app.post("/v1/rag/collections/:name/documents", async (request) => {
+    const { name } = nameParam.parse(request.params);
+    const body = documentsBody.parse(request.body);
+    const res = await callUnary(
+      rag.upsert.bind(rag),
+      {
+        collection: name,
+        team: request.principal.team,
+        documents: body.documents.map((d) => ({
+          id: d.id,
+          text: d.text,
+          metadataJson: JSON.stringify(d.metadata ?? {}),
+        })),
+      },
+      unary,
+    );
+    return { documents_changed: res.documents, chunks_written: res.chunks };
+  });
+
+  app.post("/v1/rag/collections/:name/search", async (request) => {
+    const { name } = nameParam.parse(request.params);
+    const body = searchBody.parse(request.body);
+    const res = await callUnary(
+      rag.search.bind(rag),
+      {
+        collection: name,
+        team: request.principal.team,
+        query: body.query,
+        topK: body.top_k,
+      },
+      unary,
+    );
+    return {
+      results: res.results.map((r) => ({
+        document_id: r.documentId,
+        chunk_id: r.chunkId,
+        score: r.score,
+        text: r.text,
+        metadata: JSON.parse(r.metadataJson || "{}") as unknown,
+      })),
+    };
+  });
+
+  app.post("/v1/reasoning/solve", async (request) => {
+    const body = solveBody.parse(request.body);
+    const client = deps.upstreams.reasoning;
+    const res = await callUnary(
+      client.solve.bind(client),
+      {
+        problem: body.problem,
+        model: body.model ?? "",
+        strategy: reasoning.Strategy.STRATEGY_CHAIN_OF_THOUGHT,
+        maxTokens: body.max_tokens ?? 0,
+        keyId: request.principal.keyId,
+        requestId: String(request.id),
+      },
+      { deadlineMs: deps.reasoningTimeoutMs },
+    );
+    return {
+      answer: res.answer,
+      reasoning: res.reasoning,
+      strategy: body.strategy,
+      usage: {
+        prompt_tokens: res.promptTokens,
+        completion_tokens: res.completionTokens,
+        total_tokens: res.promptTokens + res.completionTokens,
+      },
+    };
+  });
+
+  const jobJson = (
+    j:
+      | {
+          namespace: string;
+          name: string;
+          uid: string;
+          phase: string;
+          createdUnix: number;
+          manifestJson: string;
+        }
+      | undefined,
+  ) =>
+    j && {
+      namespace: j.namespace,
+      name: j.name,
+      uid: j.uid,
+      phase: j.phase,
+      created: j.createdUnix,
+      manifest: JSON.parse(j.manifestJson) as unknown,
+    };
+
+  app.post("/v1/training/jobs", async (request, reply) => {
+    const manifest = typeof request.body === "string" ? request.body : JSON.stringify(request.body ?? "");
+    const res = await callUnary(
+      training.submitJob.bind(training),
+      { manifest, team: request.principal.team },
+      unary,
+    );
+    reply.code(201);
+    return jobJson(res.job);
+  });
+
+  app.get("/v1/training/jobs", async (request) => {
+    const q = jobQuery.parse(request.query);
+    const res = await callUnary(
+      training.listJobs.bind(training),
+      { namespace: q.namespace ?? "", team: request.principal.team },
+      unary,
+    );
+    return { object: "list", data: res.jobs.map(jobJson) };
+  });
+
+  app.get("/v1/training/jobs/:name", async (request) => {
+    const { name } = nameParam.parse(request.params);
+    const q = jobQuery.parse(request.query);
+    const res = await callUnary(
+      training.getJob.bind(training),
+      { namespace: q.namespace ?? "", name, team: request.principal.team },
+      unary,
+    );
+    return jobJson(res.job);
+  });
+
+  app.get("/v1/status", async () => {
+    const res = await callUnary(monitoring.fleetStatus.bind(monitoring), {}, unary);
+    return {
+      healthy: res.healthy,
+      checked_at: new Date(res.checkedUnixMs).toISOString(),
+      components: res.components.map((c) => ({
+        name: c.name,
+        kind: c.kind,
+        target: c.target,
+        healthy: c.healthy,
+        detail: c.detail,
+        latency_ms: c.latencyMs,
+      })),
+      usage: {
+        requests: res.usage?.requests ?? 0,
+        prompt_tokens: res.usage?.promptTokens ?? 0,
+        completion_tokens: res.usage?.completionTokens ?? 0,
+      },
+    };
+  });
+}

@@ -1,0 +1,128 @@
+import path from "node:path";
+import { connectBus, consume, ensureStreams, subjects } from "@sloughgpt/bus";
+import { migrate, openDatabase } from "@sloughgpt/db";
+import { monitoring } from "@sloughgpt/proto";
+import {
+  Counter,
+  checkGrpcHealth,
+  createLogger,
+  createMetrics,
+  loadConfig,
+  runMain,
+  serve,
+} from "@sloughgpt/runtime";
+import { type Config, configSchema } from "./config.js";
+import type { ComponentCheck } from "./fleet/fleet.js";
+import { monitoringHandlers } from "./server.js";
+import { migrations, recordUsage } from "./usage/store.js";
+
+const config = loadConfig(configSchema, process.env);
+const logger = createLogger({ service: "monitoring", level: config.LOG_LEVEL });
+
+function grpcChecks(c: Config): ComponentCheck[] {
+  const targets = {
+    serving: c.SERVING_ADDR,
+    rag: c.RAG_ADDR,
+    reasoning: c.REASONING_ADDR,
+    "training-controller": c.TRAINING_ADDR,
+  };
+  return Object.entries(targets).map(([name, target]) => ({
+    name,
+    kind: "grpc",
+    target,
+    run: () => checkGrpcHealth(target, { timeoutMs: c.HEALTH_TIMEOUT_MS }),
+  }));
+}
+
+await runMain(logger, async (host) => {
+  const metrics = createMetrics("monitoring");
+  const db = await openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: path.join(config.DATA_DIR, "pglite", "monitoring"),
+  });
+  host.defer("db", () => db.close());
+  await migrate(db, "monitoring", migrations);
+  const bus = await connectBus({
+    url: config.NATS_URL,
+    namespace: config.NATS_NAMESPACE,
+    name: "monitoring",
+    logger,
+  });
+  host.defer("nats", () => bus.close());
+  await ensureStreams(bus, ["USAGE"]);
+
+  const usageEvents = new Counter({
+    name: "sloughgpt_usage_events_total",
+    help: "Usage events stored, by model and status.",
+    labelNames: ["model", "status"] as const,
+    registers: [metrics.registry],
+  });
+  const stopConsumers = new AbortController();
+  const consuming = consume(bus, {
+    def: subjects.usageGeneration,
+    durable: "monitoring-usage",
+    logger: logger.child({ component: "usage-consumer" }),
+    signal: stopConsumers.signal,
+    handler: async (event) => {
+      if (await recordUsage(db, event)) usageEvents.inc({ model: event.model, status: event.status });
+    },
+  }).catch((err: unknown) => logger.error({ err }, "Stopped usage consumer with an error"));
+  host.defer("usage-consumer", async () => {
+    stopConsumers.abort();
+    await consuming;
+  });
+
+  const checks: ComponentCheck[] = [
+    ...grpcChecks(config),
+    {
+      name: "nats",
+      kind: "nats",
+      target: config.NATS_URL,
+      run: async () => ({ healthy: true, detail: `rtt ${await bus.nc.rtt()} ms` }),
+    },
+    {
+      name: "postgres",
+      kind: "postgres",
+      target: db.kind,
+      run: async () => {
+        await db.query("SELECT 1");
+        return { healthy: true, detail: db.kind };
+      },
+    },
+  ];
+  const gatewayUrl = config.GATEWAY_HEALTH_URL;
+  if (gatewayUrl) {
+    checks.push({
+      name: "gateway",
+      kind: "http",
+      target: gatewayUrl,
+      run: async () => {
+        const res = await fetch(gatewayUrl, { signal: AbortSignal.timeout(config.HEALTH_TIMEOUT_MS) });
+        return { healthy: res.ok, detail: `HTTP ${res.status}` };
+      },
+    });
+  }
+
+  await serve(host, {
+    name: "monitoring",
+    logger,
+    metrics,
+    bindHost: config.BIND_HOST,
+    httpPort: config.HTTP_PORT,
+    grpcPort: config.GRPC_PORT,
+    graceMs: config.SHUTDOWN_GRACE_MS,
+    grpc: [
+      {
+        name: "sloughgpt.monitoring.v1.MonitoringService",
+        definition: monitoring.MonitoringServiceService,
+        implementation: monitoringHandlers({
+          checks,
+          timeoutMs: config.HEALTH_TIMEOUT_MS,
+          db,
+          logger,
+          metrics,
+        }),
+      },
+    ],
+  });
+});

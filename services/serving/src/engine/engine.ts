@@ -1,0 +1,43 @@
+export interface ChatTurn {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export type GenerateInput = { kind: "chat"; messages: ChatTurn[] } | { kind: "prompt"; prompt: string };
+
+export interface GenerateParams {
+  model: string;
+  input: GenerateInput;
+  maxTokens: number;
+  temperature?: number | undefined;
+  topP?: number | undefined;
+  seed?: number | undefined;
+  stop: string[];
+}
+
+export type FinishReason = "stop" | "length" | "cancelled";
+
+export interface GenerateResult {
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface ModelInfo {
+  id: string;
+  contextSize: number;
+  quantization: string;
+  createdUnix: number;
+}
+
+/** What the gRPC layer needs from an inference backend. */
+export interface Engine {
+  models(): ModelInfo[];
+  generate(
+    params: GenerateParams,
+    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
+  ): Promise<GenerateResult>;
+  readonly running: number;
+  readonly queued: number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,171 @@
+import { stat } from "node:fs/promises";
+import { validateLlamaGguf } from "@sloughgpt/gguf";
+import { InvalidArgumentError, type Logger, NotFoundError } from "@sloughgpt/runtime";
+import {
+  getLlama,
+  type Llama,
+  LlamaChatSession,
+  LlamaCompletion,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaModel,
+} from "node-llama-cpp";
+import { Admission } from "./admission.js";
+import { toChatHistory } from "./chat.js";
+import type { Engine, FinishReason, GenerateParams, GenerateResult, ModelInfo } from "./engine.js";
+
+export interface LlamaEngineOptions {
+  modelPath: string;
+  modelId: string;
+  threads: number;
+  sequences: number;
+  contextSize: number;
+  gpu: "false" | "auto" | "cuda" | "vulkan";
+  gpuLayers: number;
+  maxQueue: number;
+  logger: Logger;
+}
+
+/** llama.cpp through node-llama-cpp: one context with N sequences shared by concurrent requests. */
+export class LlamaEngine implements Engine {
+  private constructor(
+    private readonly llama: Llama,
+    private readonly model: LlamaModel,
+    private readonly context: LlamaContext,
+    private readonly info: ModelInfo,
+    private readonly admission: Admission,
+  ) {}
+
+  static async load(opts: LlamaEngineOptions): Promise<LlamaEngine> {
+    const started = Date.now();
+    // llama.cpp aborts the whole process on some malformed files; check the header first.
+    const gguf = await validateLlamaGguf(opts.modelPath);
+    const llama = await getLlama({
+      gpu: opts.gpu === "false" ? false : opts.gpu,
+      build: "never",
+      maxThreads: opts.threads,
+      logLevel: "error" as never,
+    });
+    const model = await llama.loadModel({ modelPath: opts.modelPath, gpuLayers: opts.gpuLayers });
+    const context = await model.createContext({
+      sequences: opts.sequences,
+      threads: opts.threads,
+      ...(opts.contextSize > 0 ? { contextSize: opts.contextSize } : {}),
+    });
+    const info: ModelInfo = {
+      id: opts.modelId,
+      contextSize: context.contextSize,
+      quantization: quantizationName(gguf.llama.fileType),
+      createdUnix: Math.floor((await stat(opts.modelPath)).mtimeMs / 1000),
+    };
+    opts.logger.info(
+      { model: info.id, contextSize: info.contextSize, sequences: opts.sequences, ms: Date.now() - started },
+      "Loaded model",
+    );
+    return new LlamaEngine(llama, model, context, info, new Admission(opts.sequences, opts.maxQueue));
+  }
+
+  get running(): number {
+    return this.admission.running;
+  }
+
+  get queued(): number {
+    return this.admission.queued;
+  }
+
+  models(): ModelInfo[] {
+    return [this.info];
+  }
+
+  async generate(
+    params: GenerateParams,
+    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
+  ): Promise<GenerateResult> {
+    if (params.model !== this.info.id) {
+      throw new NotFoundError(`The model '${params.model}' does not exist`, {
+        param: "model",
+        reason: "model_not_found",
+      });
+    }
+    if (params.maxTokens >= this.info.contextSize) {
+      throw new InvalidArgumentError(
+        `max_tokens (${params.maxTokens}) must be less than the model's context size (${this.info.contextSize})`,
+        { param: "max_tokens", reason: "context_length_exceeded" },
+      );
+    }
+    const release = await this.admission.acquire(opts.signal);
+    const sequence = this.context.getSequence();
+    try {
+      return await this.run(sequence, params, opts);
+    } finally {
+      sequence.dispose();
+      release();
+    }
+  }
+
+  private async run(
+    sequence: LlamaContextSequence,
+    params: GenerateParams,
+    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
+  ): Promise<GenerateResult> {
+    let pending = Promise.resolve();
+    const common = {
+      maxTokens: params.maxTokens,
+      temperature: params.temperature ?? 0,
+      ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
+      ...(params.stop.length > 0 ? { customStopTriggers: params.stop } : {}),
+      signal: opts.signal,
+      stopOnAbortSignal: true,
+      onTextChunk: (text: string) => {
+        pending = pending.then(() => opts.onDelta(text));
+      },
+    };
+    let stopReason: string;
+    if (params.input.kind === "chat") {
+      const { history, prompt } = toChatHistory(params.input.messages);
+      const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
+      session.setChatHistory(history);
+      stopReason = (await session.promptWithMeta(prompt, common)).stopReason;
+      session.dispose({ disposeSequence: false });
+    } else {
+      const completion = new LlamaCompletion({ contextSequence: sequence });
+      stopReason = (await completion.generateCompletionWithMeta(params.input.prompt, common)).metadata
+        .stopReason;
+      completion.dispose({ disposeSequence: false });
+    }
+    await pending;
+    return {
+      finishReason: finishReason(stopReason, opts.signal),
+      promptTokens: sequence.tokenMeter.usedInputTokens,
+      completionTokens: sequence.tokenMeter.usedOutputTokens,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.context.dispose();
+    await this.model.dispose();
+    await this.llama.dispose();
+  }
+}
+
+// llama.h `enum llama_ftype`, the common ones.
+const FILE_TYPES: Record<number, string> = {
+  0: "F32",
+  1: "F16",
+  2: "Q4_0",
+  3: "Q4_1",
+  7: "Q8_0",
+  15: "Q4_K_M",
+  17: "Q5_K_M",
+  18: "Q6_K",
+};
+
+function quantizationName(fileType: number | undefined): string {
+  return fileType === undefined ? "unknown" : (FILE_TYPES[fileType] ?? `ftype_${fileType}`);
+}
+
+function finishReason(stopReason: string, signal: AbortSignal): FinishReason {
+  if (signal.aborted || stopReason === "abort") return "cancelled";
+  return stopReason === "maxTokens" ? "length" : "stop";
+}

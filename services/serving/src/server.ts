@@ -1,0 +1,113 @@
+import { randomUUID } from "node:crypto";
+import { type Bus, publish, subjects } from "@sloughgpt/bus";
+import { serving } from "@sloughgpt/proto";
+import { type Logger, type Metrics, serverStream, unary } from "@sloughgpt/runtime";
+import { z } from "zod";
+import type { Engine, FinishReason, GenerateParams } from "./engine/engine.js";
+
+const chatTurn = z.object({
+  role: z.enum(["system", "user", "assistant"]),
+  content: z.string(),
+});
+
+const generateRequest = z.object({
+  model: z.string().min(1, "model is required"),
+  input: z.discriminatedUnion(
+    "$case",
+    [
+      z.object({ $case: z.literal("chat"), chat: z.object({ messages: z.array(chatTurn).min(1) }) }),
+      z.object({ $case: z.literal("prompt"), prompt: z.string() }),
+    ],
+    { error: "input is required: chat messages or a prompt" },
+  ),
+  maxTokens: z.number().int().min(0),
+  temperature: z.number().min(0).max(2).optional(),
+  topP: z.number().gt(0).max(1).optional(),
+  seed: z.number().int().optional(),
+  stop: z.array(z.string().min(1)).max(4),
+  keyId: z.string(),
+  requestId: z.string(),
+});
+
+/** max_tokens 0 means "up to this default", bounded later by the context size. */
+export const DEFAULT_MAX_TOKENS = 256;
+
+export function toGenerateParams(req: z.infer<typeof generateRequest>): GenerateParams {
+  return {
+    model: req.model,
+    input:
+      req.input.$case === "chat"
+        ? { kind: "chat", messages: req.input.chat.messages }
+        : { kind: "prompt", prompt: req.input.prompt },
+    maxTokens: req.maxTokens || DEFAULT_MAX_TOKENS,
+    temperature: req.temperature,
+    topP: req.topP,
+    seed: req.seed,
+    stop: req.stop,
+  };
+}
+
+const FINISH: Record<FinishReason, serving.FinishReason> = {
+  stop: serving.FinishReason.FINISH_REASON_STOP,
+  length: serving.FinishReason.FINISH_REASON_LENGTH,
+  cancelled: serving.FinishReason.FINISH_REASON_CANCELLED,
+};
+
+export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger; metrics: Metrics }) {
+  const env = { logger: deps.logger, metrics: deps.metrics, service: "ServingService" };
+
+  const generate = serverStream<serving.GenerateRequest, serving.GenerateResponse>(
+    env,
+    "Generate",
+    async (raw, write, ctx) => {
+      const req = generateRequest.parse(raw);
+      const started = Date.now();
+      const result = await deps.engine.generate(toGenerateParams(req), {
+        signal: ctx.signal,
+        onDelta: (text) => write({ event: { $case: "delta", delta: text } }),
+      });
+      const usage = { promptTokens: result.promptTokens, completionTokens: result.completionTokens };
+      if (!ctx.signal.aborted) {
+        await write({
+          event: { $case: "final", final: { finishReason: FINISH[result.finishReason], usage } },
+        });
+      }
+      const id = randomUUID();
+      // Metering must not fail a generation that already reached the client.
+      await publish(
+        deps.bus,
+        subjects.usageGeneration,
+        {
+          id,
+          model: req.model,
+          keyId: req.keyId,
+          requestId: req.requestId,
+          ...usage,
+          latencyMs: Date.now() - started,
+          status: result.finishReason === "cancelled" ? "cancelled" : "ok",
+          finishedAt: new Date().toISOString(),
+        },
+        { msgId: id },
+      ).catch((err: unknown) =>
+        ctx.logger.error({ err, requestId: req.requestId }, "Failed to publish usage event"),
+      );
+    },
+  );
+
+  const listModels = unary<serving.ListModelsRequest, serving.ListModelsResponse>(
+    env,
+    "ListModels",
+    async () => ({
+      models: deps.engine.models().map((m) => ({
+        id: m.id,
+        ownedBy: "sloughgpt",
+        createdUnix: m.createdUnix,
+        contextSize: m.contextSize,
+        quantization: m.quantization,
+      })),
+    }),
+  );
+
+  const impl: serving.ServingServiceServer = { generate, listModels };
+  return impl;
+}

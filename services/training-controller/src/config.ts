@@ -1,0 +1,12 @@
+import { baseEnv, databaseEnv, port } from "@sloughgpt/runtime";
+import { z } from "zod";
+
+export const configSchema = z.object({
+  ...baseEnv,
+  ...databaseEnv,
+  GRPC_PORT: port(50054),
+  /** Namespace for jobs whose manifest names none. */
+  DEFAULT_NAMESPACE: z.string().default("default"),
+});
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,1 @@
+export { DEFAULT_OUT, parseTinyModelArgs, type TinyModelCommand, USAGE, UsageError } from "./args.js";
