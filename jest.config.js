@@ -34,4 +34,5 @@ export default {
     },
   ],
   maxWorkers: 2,
+  reporters: ["default", "<rootDir>/tools/jest/summary-reporter.js"],
 };

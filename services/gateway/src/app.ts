@@ -29,7 +29,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,
-    disableRequestLogging: false,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers["x-request-id"];

@@ -64,7 +64,7 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
       const started = Date.now();
       const result = await deps.engine.generate(toGenerateParams(req), {
         signal: ctx.signal,
-        onDelta: (text) => write({ event: { $case: "delta", delta: text } }),
+        onDelta: (text) => (text ? write({ event: { $case: "delta", delta: text } }) : undefined),
       });
       const usage = { promptTokens: result.promptTokens, completionTokens: result.completionTokens };
       if (!ctx.signal.aborted) {
