@@ -7,8 +7,14 @@ describe("Admission", () => {
     const r1 = await a.acquire();
     await a.acquire();
     const order: number[] = [];
-    const w3 = a.acquire().then((r) => (order.push(3), r));
-    const w4 = a.acquire().then((r) => (order.push(4), r));
+    const w3 = a.acquire().then((r) => {
+      order.push(3);
+      return r;
+    });
+    const w4 = a.acquire().then((r) => {
+      order.push(4);
+      return r;
+    });
     expect([a.running, a.queued]).toEqual([2, 2]);
     r1();
     const r3 = await w3;

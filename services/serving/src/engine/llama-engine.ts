@@ -34,6 +34,8 @@ export class LlamaEngine implements Engine {
     private readonly context: LlamaContext,
     private readonly info: ModelInfo,
     private readonly admission: Admission,
+    /** Sequences not in use. Admission guarantees one is free for every permit it grants. */
+    private readonly idle: LlamaContextSequence[],
   ) {}
 
   static async load(opts: LlamaEngineOptions): Promise<LlamaEngine> {
@@ -62,7 +64,9 @@ export class LlamaEngine implements Engine {
       { model: info.id, contextSize: info.contextSize, sequences: opts.sequences, ms: Date.now() - started },
       "Loaded model",
     );
-    return new LlamaEngine(llama, model, context, info, new Admission(opts.sequences, opts.maxQueue));
+    // Sequences are taken once and reused: a disposed sequence frees its slot only asynchronously.
+    const idle = Array.from({ length: opts.sequences }, () => context.getSequence());
+    return new LlamaEngine(llama, model, context, info, new Admission(opts.sequences, opts.maxQueue), idle);
   }
 
   get running(): number {
@@ -94,11 +98,16 @@ export class LlamaEngine implements Engine {
       );
     }
     const release = await this.admission.acquire(opts.signal);
-    const sequence = this.context.getSequence();
+    const sequence = this.idle.pop();
+    if (!sequence) {
+      release();
+      throw new Error("admission granted a permit without a free sequence");
+    }
     try {
       return await this.run(sequence, params, opts);
     } finally {
-      sequence.dispose();
+      await sequence.clearHistory();
+      this.idle.push(sequence);
       release();
     }
   }
@@ -109,6 +118,10 @@ export class LlamaEngine implements Engine {
     opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
   ): Promise<GenerateResult> {
     let pending = Promise.resolve();
+    const meter = {
+      input: sequence.tokenMeter.usedInputTokens,
+      output: sequence.tokenMeter.usedOutputTokens,
+    };
     const common = {
       maxTokens: params.maxTokens,
       temperature: params.temperature ?? 0,
@@ -137,8 +150,8 @@ export class LlamaEngine implements Engine {
     await pending;
     return {
       finishReason: finishReason(stopReason, opts.signal),
-      promptTokens: sequence.tokenMeter.usedInputTokens,
-      completionTokens: sequence.tokenMeter.usedOutputTokens,
+      promptTokens: sequence.tokenMeter.usedInputTokens - meter.input,
+      completionTokens: sequence.tokenMeter.usedOutputTokens - meter.output,
     };
   }
 
