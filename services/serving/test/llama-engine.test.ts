@@ -23,7 +23,12 @@ const params = (over: Partial<GenerateParams> = {}): GenerateParams => ({
 
 async function run(p: GenerateParams, signal = new AbortController().signal) {
   let text = "";
-  const result = await engine.generate(p, { signal, onDelta: (d) => void (text += d) });
+  const result = await engine.generate(p, {
+    signal,
+    onDelta: (d) => {
+      text += d;
+    },
+  });
   return { text, ...result };
 }
 
