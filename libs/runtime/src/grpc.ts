@@ -125,11 +125,18 @@ export function serverStream<Req, Res>(
   return (call: ServerWritableStream<Req, Res>) => {
     const done = observe(env, method);
     const ctl = callSignal(call);
-    // Respect back-pressure: resolve once the message is flushed to the transport.
+    // Respect back-pressure: resolve once the message is flushed to the transport, or at once
+    // when the call is gone (a cancelled call never drains).
     const write = (res: Res) =>
       new Promise<void>((resolve) => {
-        if (call.write(res)) resolve();
-        else call.once("drain", () => resolve());
+        if (ctl.signal.aborted || call.write(res)) return resolve();
+        const done = () => {
+          call.off("drain", done);
+          ctl.signal.removeEventListener("abort", done);
+          resolve();
+        };
+        call.once("drain", done);
+        ctl.signal.addEventListener("abort", done, { once: true });
       });
     withTrace(traceFrom(call.metadata), () => {
       const ctx = { metadata: call.metadata, signal: ctl.signal, logger: env.logger.child({ method }) };

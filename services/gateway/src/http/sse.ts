@@ -17,10 +17,18 @@ export class SseWriter {
 
   /** Resolves once the event is handed to the socket (waits for drain under back-pressure). */
   send(data: unknown): Promise<void> {
-    const ok = this.res.write(`data: ${JSON.stringify(data)}\n\n`);
-    return ok || this.res.destroyed
-      ? Promise.resolve()
-      : new Promise((r) => this.res.once("drain", () => r()));
+    if (this.res.destroyed) return Promise.resolve();
+    if (this.res.write(`data: ${JSON.stringify(data)}\n\n`)) return Promise.resolve();
+    // A closed socket never drains, so closing also releases the writer.
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off("drain", done);
+        this.res.off("close", done);
+        resolve();
+      };
+      this.res.once("drain", done);
+      this.res.once("close", done);
+    });
   }
 
   done(): void {

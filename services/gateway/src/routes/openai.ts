@@ -97,7 +97,7 @@ async function streamSse(
 }
 
 export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
-  app.get("/v1/models", async (request) => {
+  app.get("/v1/models", async () => {
     const res = await callUnary(
       deps.upstreams.serving.listModels.bind(deps.upstreams.serving),
       {},
@@ -105,7 +105,6 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
         deadlineMs: deps.upstreamTimeoutMs,
       },
     );
-    void request;
     return {
       object: "list",
       data: res.models.map((m) => ({
