@@ -130,6 +130,8 @@ export async function consume<S extends z.ZodType>(bus: Bus, opts: ConsumeOption
   const messages = await consumer.consume({ max_messages: 64 });
   const stop = () => void messages.close();
   opts.signal.addEventListener("abort", stop, { once: true });
+  // An abort during set-up happened before the listener existed.
+  if (opts.signal.aborted) stop();
   try {
     for await (const msg of messages) await handleOne(msg, opts);
   } finally {
@@ -145,7 +147,8 @@ async function handleOne<S extends z.ZodType>(msg: JsMsg, opts: ConsumeOptions<S
       data = opts.def.schema.parse(msg.json());
     } catch (err) {
       opts.logger.error({ err, subject: msg.subject, seq: msg.seq }, "Rejected an invalid message");
-      msg.term("invalid payload");
+      // A bare TERM: servers before 2.10 ignore a TERM that carries a reason.
+      msg.term();
       return;
     }
     try {

@@ -17,7 +17,7 @@ import { DEFAULT_NATS_URL, deleteNamespace, testNamespace } from "@sloughgpt/tes
 
 jest.setTimeout(15_000);
 
-const logger = createLogger({ service: "test", level: "debug" });
+const logger = createLogger({ service: "test", level: "silent" });
 const namespace = testNamespace();
 let bus: Bus;
 
@@ -60,6 +60,19 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
   }
 }
 
+/** Whether `p` settles within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 type Handler = (data: UsageEvent, msg: JsMsg) => Promise<void>;
 
 /** Runs `consume()` until `stop()`; `stop()` resolves once its promise has settled. */
@@ -78,9 +91,10 @@ function startConsumer(b: Bus, def: ReturnType<typeof usageSubject>, durable: st
 const consumerInfo = (def: ReturnType<typeof usageSubject>, durable: string) =>
   bus.jsm.consumers.info(bus.stream(def.stream), durable);
 
+/** Everything delivered has been acked or terminated (false while the consumer is still being created). */
 const settled = async (def: ReturnType<typeof usageSubject>, durable: string) => {
-  const info = await consumerInfo(def, durable);
-  return info.num_pending === 0 && info.num_ack_pending === 0;
+  const info = await consumerInfo(def, durable).catch(() => undefined);
+  return info?.num_pending === 0 && info.num_ack_pending === 0 && info.delivered.stream_seq > 0;
 };
 
 describe("ensureStreams", () => {
@@ -161,7 +175,7 @@ describe("publish and consume", () => {
     expect(deliveries).toEqual([1, 2]);
   });
 
-  it("terminates invalid payloads without calling the handler and goes on with valid ones", async () => {
+  it("never hands an invalid payload to the handler and goes on with the next valid one", async () => {
     const def = usageSubject("invalid");
     const valid = usage();
     const seen: UsageEvent[] = [];
@@ -173,14 +187,25 @@ describe("publish and consume", () => {
     await bus.js.publish(bus.subject(def.subject), "not json");
     await publish(bus, def, valid, { msgId: valid.id });
     await until(() => seen.length === 1, "the valid message");
-    await new Promise((r) => setTimeout(r, 1000));
-    console.log(JSON.stringify(await consumerInfo(def, "invalid")));
-    await until(() => settled(def, "invalid"), "all three to be settled");
-    const info = await consumerInfo(def, "invalid");
     await consumer.stop();
 
     expect(seen).toEqual([valid]);
-    expect(info.num_redelivered).toBe(0);
+  });
+
+  it("terminates an invalid payload instead of leaving it pending for redelivery", async () => {
+    const def = usageSubject("terminated");
+    const consumer = startConsumer(bus, def, "terminated", async () => undefined);
+
+    try {
+      await bus.js.publish(bus.subject(def.subject), JSON.stringify({ ...usage(), promptTokens: 1.5 }));
+      await until(() => settled(def, "terminated"), "the invalid message to be terminated", 2_000);
+    } finally {
+      await consumer.stop();
+    }
+
+    const info = await consumerInfo(def, "terminated");
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.ack_floor.stream_seq).toBe(info.delivered.stream_seq);
   });
 
   it("ends consume() when its signal is aborted and handles nothing afterwards", async () => {
@@ -200,6 +225,25 @@ describe("publish and consume", () => {
 
     expect(seen).toEqual([first.id]);
     expect((await consumerInfo(def, "abort")).num_pending).toBe(1);
+  });
+
+  it("ends consume() when its signal is aborted before the consumer is ready", async () => {
+    const def = usageSubject("early-abort");
+    const consumer = startConsumer(bus, def, "early-abort", async () => undefined);
+    const ac = new AbortController();
+    ac.abort();
+    const preAborted = consume(bus, {
+      def,
+      durable: "pre-aborted",
+      logger,
+      signal: ac.signal,
+      handler: async () => undefined,
+    });
+
+    const stopped = await settlesWithin(consumer.stop(), 2_000);
+
+    expect(stopped).toBe(true);
+    expect(await settlesWithin(preAborted, 1_000)).toBe(true);
   });
 
   it("resumes a restarted durable consumer after the last acked message", async () => {
