@@ -85,6 +85,28 @@ describe("OpenAI-compatible API through the official SDK", () => {
     expect(res.choices[0]?.text.length).toBeGreaterThan(0);
   });
 
+  it("returns unit-length embeddings in input order, also in the SDK's default base64 form", async () => {
+    const res = await client.embeddings.create({
+      model: platform.modelId,
+      input: ["shock wave", "boundary layer"],
+    });
+    expect(res.data.map((d) => d.index)).toEqual([0, 1]);
+    const [a, b] = res.data.map((d) => d.embedding);
+    const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+    expect(norm(a ?? [])).toBeCloseTo(1, 4);
+    expect(a).not.toEqual(b);
+    expect(res.usage.prompt_tokens).toBeGreaterThan(0);
+    const floats = await client.embeddings.create({
+      model: platform.modelId,
+      input: "shock wave",
+      encoding_format: "float",
+    });
+    expect(floats.data[0]?.embedding.map((x) => x.toFixed(5))).toEqual(a?.map((x) => x.toFixed(5)));
+    await expect(
+      client.embeddings.create({ model: platform.modelId, input: "x", dimensions: 3 }),
+    ).rejects.toMatchObject({ status: 400, param: "dimensions" });
+  });
+
   it("surfaces errors as the SDK's typed errors", async () => {
     await expect(
       client.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }),

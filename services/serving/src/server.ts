@@ -53,8 +53,43 @@ const FINISH: Record<FinishReason, serving.FinishReason> = {
   cancelled: serving.FinishReason.FINISH_REASON_CANCELLED,
 };
 
+const embedRequest = z.object({
+  model: z.string().min(1, "model is required"),
+  input: z.array(z.string().min(1, "inputs must not be empty")).min(1, "input is required").max(2048),
+  keyId: z.string(),
+  requestId: z.string(),
+});
+
 export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger; metrics: Metrics }) {
   const env = { logger: deps.logger, metrics: deps.metrics, service: "ServingService" };
+
+  /** One usage event per request; metering must not fail a response that already reached the client. */
+  const meter = async (m: {
+    req: { model: string; keyId: string; requestId: string };
+    usage: { promptTokens: number; completionTokens: number };
+    started: number;
+    status: "ok" | "cancelled";
+    logger: Logger;
+  }) => {
+    const id = randomUUID();
+    await publish(
+      deps.bus,
+      subjects.usageGeneration,
+      {
+        id,
+        model: m.req.model,
+        keyId: m.req.keyId,
+        requestId: m.req.requestId,
+        ...m.usage,
+        latencyMs: Date.now() - m.started,
+        status: m.status,
+        finishedAt: new Date().toISOString(),
+      },
+      { msgId: id },
+    ).catch((err: unknown) =>
+      m.logger.error({ err, requestId: m.req.requestId }, "Failed to publish usage event"),
+    );
+  };
 
   const generate = serverStream<serving.GenerateRequest, serving.GenerateResponse>(
     env,
@@ -72,25 +107,13 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
           event: { $case: "final", final: { finishReason: FINISH[result.finishReason], usage } },
         });
       }
-      const id = randomUUID();
-      // Metering must not fail a generation that already reached the client.
-      await publish(
-        deps.bus,
-        subjects.usageGeneration,
-        {
-          id,
-          model: req.model,
-          keyId: req.keyId,
-          requestId: req.requestId,
-          ...usage,
-          latencyMs: Date.now() - started,
-          status: result.finishReason === "cancelled" ? "cancelled" : "ok",
-          finishedAt: new Date().toISOString(),
-        },
-        { msgId: id },
-      ).catch((err: unknown) =>
-        ctx.logger.error({ err, requestId: req.requestId }, "Failed to publish usage event"),
-      );
+      await meter({
+        req,
+        usage,
+        started,
+        status: result.finishReason === "cancelled" ? "cancelled" : "ok",
+        logger: ctx.logger,
+      });
     },
   );
 
@@ -108,6 +131,20 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
     }),
   );
 
-  const impl: serving.ServingServiceServer = { generate, listModels };
+  const embed = unary<serving.EmbedRequest, serving.EmbedResponse>(env, "Embed", async (raw, ctx) => {
+    const req = embedRequest.parse(raw);
+    const started = Date.now();
+    const result = await deps.engine.embed(req.model, req.input, { signal: ctx.signal });
+    await meter({
+      req,
+      usage: { promptTokens: result.promptTokens, completionTokens: 0 },
+      started,
+      status: "ok",
+      logger: ctx.logger,
+    });
+    return { embeddings: result.vectors.map((values) => ({ values })), promptTokens: result.promptTokens };
+  });
+
+  const impl: serving.ServingServiceServer = { generate, listModels, embed };
   return impl;
 }

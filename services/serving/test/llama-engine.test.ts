@@ -93,6 +93,20 @@ describe("LlamaEngine on the tiny model", () => {
     expect(engine.running).toBe(0);
   });
 
+  it("embeds inputs as unit vectors, deterministically and in order", async () => {
+    const signal = new AbortController().signal;
+    const a = await engine.embed("tiny", ["shock wave", "boundary layer"], { signal });
+    const b = await engine.embed("tiny", ["boundary layer"], { signal });
+    expect(a.vectors).toHaveLength(2);
+    expect(Math.hypot(...(a.vectors[0] ?? []))).toBeCloseTo(1, 5);
+    expect(b.vectors[0]).toEqual(a.vectors[1]);
+    expect(a.promptTokens).toBeGreaterThan(b.promptTokens);
+    await expect(engine.embed("tiny", ["word ".repeat(400)], { signal })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    await expect(engine.embed("other", ["x"], { signal })).rejects.toBeInstanceOf(NotFoundError);
+  });
+
   it("rejects an unknown model and a max_tokens beyond the context", async () => {
     await expect(run(params({ model: "other" }))).rejects.toBeInstanceOf(NotFoundError);
     await expect(run(params({ maxTokens: 256 }))).rejects.toBeInstanceOf(InvalidArgumentError);

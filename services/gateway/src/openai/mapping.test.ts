@@ -1,5 +1,12 @@
 import { serving } from "@sloughgpt/proto";
-import { chatChunk, chatCompletion, chatToGenerate, completionToGenerate } from "./mapping.js";
+import {
+  chatChunk,
+  chatCompletion,
+  chatToGenerate,
+  completionToGenerate,
+  embeddingList,
+  encodeEmbedding,
+} from "./mapping.js";
 import { chatCompletionRequest, completionRequest } from "./schemas.js";
 
 const ids = { keyId: "k1", requestId: "r1" };
@@ -94,5 +101,27 @@ describe("OpenAI response shapes", () => {
     expect(chatChunk(meta, { content: "x" }, null).choices).toEqual([
       { index: 0, delta: { content: "x" }, logprobs: null, finish_reason: null },
     ]);
+  });
+});
+
+describe("embeddings", () => {
+  it("encodes base64 as little-endian float32, which decodes back to the same values", () => {
+    const values = [0.5, -1.25, 3];
+    const b64 = encodeEmbedding(values, "base64") as string;
+    const buf = Buffer.from(b64, "base64");
+    expect(Array.from(new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4))).toEqual(values);
+    expect(encodeEmbedding(values, "float")).toBe(values);
+  });
+
+  it("lists embeddings in input order with usage", () => {
+    expect(embeddingList("m", [[1], [0]], "float", 7)).toEqual({
+      object: "list",
+      data: [
+        { object: "embedding", index: 0, embedding: [1] },
+        { object: "embedding", index: 1, embedding: [0] },
+      ],
+      model: "m",
+      usage: { prompt_tokens: 7, total_tokens: 7 },
+    });
   });
 });

@@ -116,3 +116,27 @@ export function textChunk(meta: ResponseMeta, text: string, finish: "stop" | "le
     choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
   };
 }
+
+const IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** OpenAI's base64 form: the float32 values, little-endian, base64-encoded. */
+export function encodeEmbedding(values: number[], format: "float" | "base64"): number[] | string {
+  if (format === "float") return values;
+  const buf = Buffer.from(Float32Array.from(values).buffer);
+  if (!IS_LITTLE_ENDIAN) buf.swap32();
+  return buf.toString("base64");
+}
+
+export function embeddingList(
+  model: string,
+  vectors: number[][],
+  format: "float" | "base64",
+  promptTokens: number,
+) {
+  return {
+    object: "list",
+    data: vectors.map((v, index) => ({ object: "embedding", index, embedding: encodeEmbedding(v, format) })),
+    model,
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  };
+}

@@ -37,3 +37,15 @@ export const completionRequest = z.object({
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 export type CompletionRequest = z.infer<typeof completionRequest>;
+
+export const embeddingRequest = z.object({
+  model: z.string().min(1, "model is required"),
+  input: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(2048)], {
+    error: "input must be a non-empty string or an array of 1-2048 non-empty strings",
+  }),
+  encoding_format: z.enum(["float", "base64"]).default("float"),
+  dimensions: z.number().int().min(1).optional(),
+  user: z.string().optional(),
+});
+
+export type EmbeddingRequest = z.infer<typeof embeddingRequest>;

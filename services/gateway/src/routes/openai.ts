@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { serving } from "@sloughgpt/proto";
-import { callStream, callUnary } from "@sloughgpt/runtime";
+import { callStream, callUnary, InvalidArgumentError } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Upstreams } from "../clients.js";
 import { toHttpError } from "../http/errors.js";
@@ -10,13 +10,14 @@ import {
   chatCompletion,
   chatToGenerate,
   completionToGenerate,
+  embeddingList,
   finishReason,
   type ResponseMeta,
   textChunk,
   textCompletion,
   usageChunk,
 } from "../openai/mapping.js";
-import { chatCompletionRequest, completionRequest } from "../openai/schemas.js";
+import { chatCompletionRequest, completionRequest, embeddingRequest } from "../openai/schemas.js";
 
 interface Deps {
   upstreams: Upstreams;
@@ -136,6 +137,25 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     const { text, final } = await collect(deps, req, clientGone(request, reply).signal);
     return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
   };
+
+  app.post("/v1/embeddings", async (request) => {
+    const body = embeddingRequest.parse(request.body);
+    const input = typeof body.input === "string" ? [body.input] : body.input;
+    const res = await callUnary(
+      deps.upstreams.serving.embed.bind(deps.upstreams.serving),
+      { model: body.model, input, keyId: request.principal.keyId, requestId: String(request.id) },
+      { deadlineMs: deps.generationTimeoutMs },
+    );
+    const vectors = res.embeddings.map((e) => e.values);
+    const width = vectors[0]?.length ?? 0;
+    if (body.dimensions !== undefined && body.dimensions !== width) {
+      throw new InvalidArgumentError(
+        `model '${body.model}' produces ${width}-dimensional embeddings; dimensions=${body.dimensions} is not supported`,
+        { param: "dimensions" },
+      );
+    }
+    return embeddingList(body.model, vectors, body.encoding_format, res.promptTokens);
+  });
 
   app.post("/v1/chat/completions", generate("chat"));
   app.post("/v1/completions", generate("text"));

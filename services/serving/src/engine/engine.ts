@@ -30,6 +30,12 @@ export interface ModelInfo {
   createdUnix: number;
 }
 
+export interface EmbedResult {
+  /** Unit-length vectors, one per input, in input order. */
+  vectors: number[][];
+  promptTokens: number;
+}
+
 /** What the gRPC layer needs from an inference backend. */
 export interface Engine {
   models(): ModelInfo[];
@@ -37,6 +43,7 @@ export interface Engine {
     params: GenerateParams,
     opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
   ): Promise<GenerateResult>;
+  embed(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult>;
   readonly running: number;
   readonly queued: number;
   close(): Promise<void>;

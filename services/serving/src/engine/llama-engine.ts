@@ -8,11 +8,20 @@ import {
   LlamaCompletion,
   type LlamaContext,
   type LlamaContextSequence,
+  type LlamaEmbeddingContext,
   type LlamaModel,
 } from "node-llama-cpp";
 import { Admission } from "./admission.js";
 import { toChatHistory } from "./chat.js";
-import type { Engine, FinishReason, GenerateParams, GenerateResult, ModelInfo } from "./engine.js";
+import type {
+  EmbedResult,
+  Engine,
+  FinishReason,
+  GenerateParams,
+  GenerateResult,
+  ModelInfo,
+} from "./engine.js";
+import { l2Normalize } from "./vectors.js";
 
 export interface LlamaEngineOptions {
   modelPath: string;
@@ -28,6 +37,10 @@ export interface LlamaEngineOptions {
 
 /** llama.cpp through node-llama-cpp: one context with N sequences shared by concurrent requests. */
 export class LlamaEngine implements Engine {
+  private embedding: Promise<LlamaEmbeddingContext> | undefined;
+  /** One embedding context, used by one request at a time. */
+  private readonly embedAdmission: Admission;
+
   private constructor(
     private readonly llama: Llama,
     private readonly model: LlamaModel,
@@ -36,7 +49,11 @@ export class LlamaEngine implements Engine {
     private readonly admission: Admission,
     /** Sequences not in use. Admission guarantees one is free for every permit it grants. */
     private readonly idle: LlamaContextSequence[],
-  ) {}
+    private readonly threads: number,
+    maxQueue: number,
+  ) {
+    this.embedAdmission = new Admission(1, maxQueue);
+  }
 
   static async load(opts: LlamaEngineOptions): Promise<LlamaEngine> {
     const started = Date.now();
@@ -66,7 +83,16 @@ export class LlamaEngine implements Engine {
     );
     // Sequences are taken once and reused: a disposed sequence frees its slot only asynchronously.
     const idle = Array.from({ length: opts.sequences }, () => context.getSequence());
-    return new LlamaEngine(llama, model, context, info, new Admission(opts.sequences, opts.maxQueue), idle);
+    return new LlamaEngine(
+      llama,
+      model,
+      context,
+      info,
+      new Admission(opts.sequences, opts.maxQueue),
+      idle,
+      opts.threads,
+      opts.maxQueue,
+    );
   }
 
   get running(): number {
@@ -81,16 +107,51 @@ export class LlamaEngine implements Engine {
     return [this.info];
   }
 
-  async generate(
-    params: GenerateParams,
-    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
-  ): Promise<GenerateResult> {
-    if (params.model !== this.info.id) {
-      throw new NotFoundError(`The model '${params.model}' does not exist`, {
+  private checkModel(model: string): void {
+    if (model !== this.info.id) {
+      throw new NotFoundError(`The model '${model}' does not exist`, {
         param: "model",
         reason: "model_not_found",
       });
     }
+  }
+
+  async embed(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {
+    this.checkModel(model);
+    const tokenized = inputs.map((text, i) => {
+      const n = this.model.tokenize(text).length;
+      if (n >= this.info.contextSize) {
+        throw new InvalidArgumentError(
+          `input ${i} has ${n} tokens; the model's context holds ${this.info.contextSize - 1}`,
+          { param: `input.${i}`, reason: "context_length_exceeded" },
+        );
+      }
+      return n;
+    });
+    const release = await this.embedAdmission.acquire(opts.signal);
+    try {
+      // Created on first use: chat-only deployments never pay for a second context.
+      this.embedding ??= this.model.createEmbeddingContext({
+        threads: this.threads,
+        contextSize: this.info.contextSize,
+      });
+      const ctx = await this.embedding;
+      const vectors: number[][] = [];
+      for (const text of inputs) {
+        opts.signal.throwIfAborted();
+        vectors.push(l2Normalize((await ctx.getEmbeddingFor(text)).vector));
+      }
+      return { vectors, promptTokens: tokenized.reduce((a, b) => a + b, 0) };
+    } finally {
+      release();
+    }
+  }
+
+  async generate(
+    params: GenerateParams,
+    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
+  ): Promise<GenerateResult> {
+    this.checkModel(params.model);
     if (params.maxTokens >= this.info.contextSize) {
       throw new InvalidArgumentError(
         `max_tokens (${params.maxTokens}) must be less than the model's context size (${this.info.contextSize})`,
@@ -156,6 +217,7 @@ export class LlamaEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    if (this.embedding) await (await this.embedding).dispose();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();
