@@ -45,6 +45,7 @@ function openPool(url: string, max: number): Db {
     ...q,
     async transaction(fn) {
       const client = await pool.connect();
+      let broken: Error | undefined;
       try {
         await client.query("BEGIN");
         const tx: Queryable = {
@@ -57,10 +58,13 @@ function openPool(url: string, max: number): Db {
         await client.query("COMMIT");
         return result;
       } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
+        await client.query("ROLLBACK").catch((e: Error) => {
+          broken = e;
+        });
         throw err;
       } finally {
-        client.release();
+        // A connection that could not roll back is discarded, not reused.
+        client.release(broken);
       }
     },
     close: () => pool.end(),

@@ -17,7 +17,7 @@ import {
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { ZodError } from "zod";
-import { AppError } from "./errors.js";
+import { AppError, CancelledError, DeadlineExceededError } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 import { childTrace, currentTrace, formatTraceparent, parseTraceparent, withTrace } from "./trace.js";
 
@@ -65,11 +65,14 @@ export function fromServiceError(err: ServiceError): AppError {
 
 function callSignal(call: { on(e: "cancelled", f: () => void): unknown; getDeadline(): Date | number }) {
   const ctl = new AbortController();
-  call.on("cancelled", () => ctl.abort(new Error("cancelled by client")));
+  call.on("cancelled", () => ctl.abort(new CancelledError("the call was cancelled")));
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : deadline;
   if (Number.isFinite(ms) && ms > 0) {
-    const t = setTimeout(() => ctl.abort(new Error("deadline exceeded")), Math.max(0, ms - Date.now()));
+    const t = setTimeout(
+      () => ctl.abort(new DeadlineExceededError("the call's deadline passed")),
+      Math.max(0, ms - Date.now()),
+    );
     t.unref();
     ctl.signal.addEventListener("abort", () => clearTimeout(t), { once: true });
   }

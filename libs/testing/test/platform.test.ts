@@ -144,6 +144,45 @@ describe("HTTP API", () => {
     expect(body.error.message).not.toMatch(/at .*\.ts/);
   });
 
+  it.each([
+    [{ max_tokens: 4294967297 }, "max_tokens"],
+    [{ seed: 2 ** 31 }, "seed"],
+  ])("rejects out-of-range numbers %j with a 400, not a 500", async (extra, param) => {
+    const res = await api("/v1/chat/completions", {
+      json: { model: "tiny-llama", messages: [{ role: "user", content: "x" }], ...extra },
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe(param);
+  });
+
+  it("continues the caller's W3C trace in its logs", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const res = await api("/v1/models", { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    expect(res.status).toBe(200);
+    const lines = platform.logs("gateway").filter((l) => l.includes(traceId));
+    expect(lines.length).toBeGreaterThan(0);
+  });
+
+  it("retrieves one model and 404s an unknown one", async () => {
+    expect((await client.models.retrieve(platform.modelId)).id).toBe(platform.modelId);
+    await expect(client.models.retrieve("nope")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("accepts an assistant turn with null content", async () => {
+    const res = await api("/v1/chat/completions", {
+      json: {
+        model: "tiny-llama",
+        max_tokens: 2,
+        messages: [
+          { role: "user", content: "a" },
+          { role: "assistant", content: null },
+          { role: "user", content: "b" },
+        ],
+      },
+    });
+    expect(res.status).toBe(200);
+  });
+
   it("rejects malformed JSON with a 400 in OpenAI's error shape", async () => {
     const res = await api("/v1/chat/completions", { method: "POST", body: "{not json" });
     expect(res.status).toBe(400);
@@ -152,6 +191,8 @@ describe("HTTP API", () => {
 
   it("stores documents in a collection and finds them by full-text search", async () => {
     expect((await api("/v1/rag/collections", { json: { name: "physics" } })).status).toBe(201);
+    const small = await api("/v1/rag/collections", { json: { name: "small", chunk_size: 100 } });
+    expect(await small.json()).toMatchObject({ chunk_size: 100, chunk_overlap: 25 });
     const dup = await api("/v1/rag/collections", { json: { name: "physics" } });
     expect(dup.status).toBe(409);
     const up = await api("/v1/rag/collections/physics/documents", {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Logger } from "@sloughgpt/runtime";
+import { childTrace, type Logger, parseTraceparent, type TraceContext, withTrace } from "@sloughgpt/runtime";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Upstreams } from "./clients.js";
 import type { Principal } from "./http/auth.js";
@@ -20,14 +20,25 @@ export interface AppDeps {
   bodyLimit: number;
   generationTimeoutMs: number;
   upstreamTimeoutMs: number;
+  /** Aborted when shutdown stops waiting for in-flight requests: open streams end with [DONE]. */
+  shutdownSignal: AbortSignal;
 }
+
+const headerValue = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h);
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** The public HTTP API. Pure wiring: every dependency comes in through `deps`. */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const traces = new WeakMap<object, TraceContext>();
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // The request's trace is fixed when its logger is made, so even "incoming request" carries it.
+    childLoggerFactory: (logger, bindings, opts, rawReq) => {
+      const trace = childTrace(parseTraceparent(headerValue(rawReq.headers.traceparent)));
+      traces.set(rawReq, trace);
+      return logger.child({ ...bindings, trace_id: trace.traceId }, opts);
+    },
     bodyLimit: deps.bodyLimit,
     requestIdHeader: false,
     genReqId: (req) => {
@@ -41,6 +52,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     (_r, body, done) => done(null, body),
   );
   app.decorateRequest("principal", null as unknown as Principal);
+  // Continue the caller's trace (W3C traceparent) or start one: the rest of the request, its logs and
+  // its upstream calls run inside it.
+  app.addHook("onRequest", (request, _reply, done) => {
+    withTrace(traces.get(request.raw) ?? childTrace(), () => done());
+  });
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     request.principal = deps.authenticate(request.headers.authorization);

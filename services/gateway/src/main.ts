@@ -11,7 +11,9 @@ await runMain(logger, async (host) => {
   const metrics = createMetrics("gateway");
   const upstreams = createUpstreams(config);
   host.defer("upstreams", () => closeUpstreams(upstreams));
+  const shutdown = new AbortController();
   const app = buildApp({
+    shutdownSignal: shutdown.signal,
     upstreams,
     authenticate: createAuthenticator(config.SLOUGHGPT_ADMIN_KEY),
     logger,
@@ -45,9 +47,12 @@ await runMain(logger, async (host) => {
     graceMs: config.SHUTDOWN_GRACE_MS,
   });
   await app.listen({ port: config.PORT, host: config.BIND_HOST });
-  // Fastify's close stops accepting and waits for in-flight requests (including streams).
+  // Fastify's close stops accepting and waits for in-flight requests, streams included; past the
+  // grace period the remaining streams are cancelled upstream and ended with [DONE].
   host.defer("http", async () => {
     ops.setReady(false);
+    const timer = setTimeout(() => shutdown.abort(), config.SHUTDOWN_GRACE_MS);
     await app.close();
+    clearTimeout(timer);
   });
 });

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { connectBus, consume, ensureStreams, subjects } from "@sloughgpt/bus";
 import { migrate, openDatabase } from "@sloughgpt/db";
 import { monitoring } from "@sloughgpt/proto";
@@ -58,15 +59,30 @@ await runMain(logger, async (host) => {
     registers: [metrics.registry],
   });
   const stopConsumers = new AbortController();
-  const consuming = consume(bus, {
-    def: subjects.usageGeneration,
-    durable: "monitoring-usage",
-    logger: logger.child({ component: "usage-consumer" }),
-    signal: stopConsumers.signal,
-    handler: async (event) => {
-      if (await recordUsage(db, event)) usageEvents.inc({ model: event.model, status: event.status });
-    },
-  }).catch((err: unknown) => logger.error({ err }, "Stopped usage consumer with an error"));
+  const consumerLog = logger.child({ component: "usage-consumer" });
+  let consumerUp = false;
+  // The consumer is restarted after a failure (e.g. JetStream unavailable at start-up) until shutdown.
+  const consuming = (async () => {
+    for (let attempt = 0; !stopConsumers.signal.aborted; attempt++) {
+      try {
+        consumerUp = true;
+        await consume(bus, {
+          def: subjects.usageGeneration,
+          durable: "monitoring-usage",
+          logger: consumerLog,
+          signal: stopConsumers.signal,
+          handler: async (event) => {
+            if (await recordUsage(db, event)) usageEvents.inc({ model: event.model, status: event.status });
+          },
+        });
+      } catch (err) {
+        consumerLog.error({ err, attempt }, "Stopped usage consumer with an error; restarting");
+      }
+      consumerUp = false;
+      const backoff = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      await sleep(backoff, undefined, { signal: stopConsumers.signal }).catch(() => undefined);
+    }
+  })();
   host.defer("usage-consumer", async () => {
     stopConsumers.abort();
     await consuming;
@@ -124,5 +140,10 @@ await runMain(logger, async (host) => {
         }),
       },
     ],
+    checks: {
+      postgres: async () => void (await db.query("SELECT 1")),
+      nats: async () => void (await bus.nc.rtt()),
+      "usage-consumer": () => (consumerUp ? undefined : Promise.reject(new Error("not consuming"))),
+    },
   });
 });

@@ -15,8 +15,8 @@ const team = z.string().min(1, "team is required");
 const createCollection = z.object({
   name,
   team,
-  chunkSize: z.number().int().min(0).max(20_000),
-  chunkOverlap: z.number().int().min(0),
+  chunkSize: z.number().int().min(1).max(20_000).optional(),
+  chunkOverlap: z.number().int().min(0).optional(),
 });
 
 const upsert = z.object({
@@ -65,8 +65,12 @@ export function ragHandlers(deps: {
       "CreateCollection",
       async (raw) => {
         const req = createCollection.parse(raw);
-        const chunkSize = req.chunkSize || deps.defaults.chunkSize;
-        const chunkOverlap = req.chunkSize ? req.chunkOverlap : deps.defaults.chunkOverlap;
+        const chunkSize = req.chunkSize ?? deps.defaults.chunkSize;
+        const chunkOverlap =
+          req.chunkOverlap ??
+          (req.chunkSize === undefined
+            ? deps.defaults.chunkOverlap
+            : Math.min(deps.defaults.chunkOverlap, Math.floor(chunkSize / 4)));
         if (chunkOverlap >= chunkSize) {
           throw new InvalidArgumentError("chunk_overlap must be smaller than chunk_size", {
             param: "chunk_overlap",

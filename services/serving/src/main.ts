@@ -49,6 +49,9 @@ await runMain(logger, async (host) => {
     },
   });
 
+  const handlers = servingHandlers({ engine, bus, logger, metrics });
+  host.defer("usage-events", () => handlers.drainUsage());
+
   await serve(host, {
     name: "serving",
     logger,
@@ -61,9 +64,9 @@ await runMain(logger, async (host) => {
       {
         name: "sloughgpt.serving.v1.ServingService",
         definition: serving.ServingServiceService,
-        implementation: servingHandlers({ engine, bus, logger, metrics }),
+        implementation: handlers.impl,
       },
     ],
-    checks: { nats: () => (bus.nc.isClosed() ? Promise.reject(new Error("closed")) : undefined) },
+    checks: { nats: async () => void (await bus.nc.rtt()) },
   });
 });

@@ -63,8 +63,10 @@ const embedRequest = z.object({
 export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger; metrics: Metrics }) {
   const env = { logger: deps.logger, metrics: deps.metrics, service: "ServingService" };
 
-  /** One usage event per request; metering must not fail a response that already reached the client. */
-  const meter = async (m: {
+  // One usage event per request, published after the response is complete so a slow NATS never
+  // delays a client; retries reuse the msgId, so JetStream stores it once. drainUsage() awaits them.
+  const pending = new Set<Promise<void>>();
+  const meter = (m: {
     req: { model: string; keyId: string; requestId: string };
     usage: { promptTokens: number; completionTokens: number };
     started: number;
@@ -72,23 +74,22 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
     logger: Logger;
   }) => {
     const id = randomUUID();
-    await publish(
-      deps.bus,
-      subjects.usageGeneration,
-      {
-        id,
-        model: m.req.model,
-        keyId: m.req.keyId,
-        requestId: m.req.requestId,
-        ...m.usage,
-        latencyMs: Date.now() - m.started,
-        status: m.status,
-        finishedAt: new Date().toISOString(),
-      },
-      { msgId: id },
-    ).catch((err: unknown) =>
-      m.logger.error({ err, requestId: m.req.requestId }, "Failed to publish usage event"),
+    const event = {
+      id,
+      model: m.req.model,
+      keyId: m.req.keyId,
+      requestId: m.req.requestId,
+      ...m.usage,
+      latencyMs: Date.now() - m.started,
+      status: m.status,
+      finishedAt: new Date().toISOString(),
+    };
+    const p = publishWithRetry(() => publish(deps.bus, subjects.usageGeneration, event, { msgId: id })).catch(
+      (err: unknown) =>
+        m.logger.error({ err, requestId: m.req.requestId, usageId: id }, "Failed to publish usage event"),
     );
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
   };
 
   const generate = serverStream<serving.GenerateRequest, serving.GenerateResponse>(
@@ -107,7 +108,7 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
           event: { $case: "final", final: { finishReason: FINISH[result.finishReason], usage } },
         });
       }
-      await meter({
+      meter({
         req,
         usage,
         started,
@@ -135,7 +136,7 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
     const req = embedRequest.parse(raw);
     const started = Date.now();
     const result = await deps.engine.embed(req.model, req.input, { signal: ctx.signal });
-    await meter({
+    meter({
       req,
       usage: { promptTokens: result.promptTokens, completionTokens: 0 },
       started,
@@ -146,5 +147,16 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
   });
 
   const impl: serving.ServingServiceServer = { generate, listModels, embed };
-  return impl;
+  return { impl, drainUsage: () => Promise.allSettled([...pending]).then(() => undefined) };
+}
+
+async function publishWithRetry(fn: () => Promise<void>, attempts = 5): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+    }
+  }
 }

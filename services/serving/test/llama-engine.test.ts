@@ -113,6 +113,40 @@ describe("LlamaEngine on the tiny model", () => {
   });
 });
 
+describe("closing the engine", () => {
+  it("stops running generations before disposing, and refuses new ones", async () => {
+    const e = await LlamaEngine.load({
+      modelPath: await tinyModelPath(),
+      modelId: "tiny",
+      threads: 1,
+      sequences: 1,
+      contextSize: 256,
+      gpu: "false",
+      gpuLayers: 0,
+      maxQueue: 2,
+      logger,
+    });
+    let started!: () => void;
+    const firstDelta = new Promise<void>((r) => {
+      started = r;
+    });
+    const running = e.generate(params({ maxTokens: 200 }), {
+      signal: new AbortController().signal,
+      onDelta: () => started(),
+    });
+    await firstDelta;
+    await e.close();
+    const r = await running;
+    expect(r.finishReason).toBe("cancelled");
+    expect(r.completionTokens).toBeLessThan(200);
+    await expect(
+      e.generate(params(), { signal: new AbortController().signal, onDelta: () => undefined }),
+    ).rejects.toMatchObject({
+      name: "UnavailableError",
+    });
+  });
+});
+
 describe("serving start-up with a malformed model", () => {
   it("exits 1 with a message naming the problem instead of letting llama.cpp abort", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "bad-gguf-"));

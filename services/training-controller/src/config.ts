@@ -6,7 +6,10 @@ export const configSchema = z.object({
   ...databaseEnv,
   GRPC_PORT: port(50054),
   /** Namespace for jobs whose manifest names none. */
-  DEFAULT_NAMESPACE: z.string().default("default"),
+  DEFAULT_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS-1123 label")
+    .default("default"),
 });
 
 export type Config = z.infer<typeof configSchema>;

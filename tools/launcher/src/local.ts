@@ -44,6 +44,8 @@ export async function startNatsServer(opts: {
   await mkdir(opts.dataDir, { recursive: true });
   const proc = spawn(opts.bin, ["-a", "127.0.0.1", "-p", String(opts.port), "-js", "-sd", opts.dataDir], {
     stdio: ["ignore", "ignore", "pipe"],
+    // Own process group, so Ctrl-C doesn't stop NATS before the services have drained.
+    detached: true,
   });
   const failed = new Promise<never>((_, reject) => {
     proc.once("error", (err: NodeJS.ErrnoException) =>

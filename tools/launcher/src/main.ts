@@ -25,9 +25,26 @@ const schema = z.object({
   SLOUGHGPT_ADMIN_KEY: z.string().min(16).optional(),
   DATA_DIR: z.string().default(path.join(root, ".data")),
   LOG_LEVEL: logLevel,
-  LLAMA_THREADS: z.string().optional(),
-  LLAMA_SEQUENCES: z.string().optional(),
 });
+
+/** Service settings passed through to the services unchanged (each validates its own). */
+const PASS_THROUGH = [
+  "LLAMA_THREADS",
+  "LLAMA_SEQUENCES",
+  "LLAMA_CONTEXT_SIZE",
+  "LLAMA_GPU",
+  "LLAMA_GPU_LAYERS",
+  "MAX_QUEUE",
+  "SHUTDOWN_GRACE_MS",
+  "HEALTH_TIMEOUT_MS",
+  "DEFAULT_CHUNK_SIZE",
+  "DEFAULT_CHUNK_OVERLAP",
+  "DEFAULT_NAMESPACE",
+  "BODY_LIMIT_BYTES",
+  "GENERATION_TIMEOUT_MS",
+  "UPSTREAM_TIMEOUT_MS",
+  "SERVING_TIMEOUT_MS",
+];
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -50,8 +67,10 @@ async function main(): Promise<void> {
   if (!cfg.MODEL_PATH) await ensureTinyModel(modelPath);
   const adminKey = await ensureAdminKey(dataDir, cfg.SLOUGHGPT_ADMIN_KEY);
   const extraEnv: Record<string, string> = {};
-  if (cfg.LLAMA_THREADS) extraEnv.LLAMA_THREADS = cfg.LLAMA_THREADS;
-  if (cfg.LLAMA_SEQUENCES) extraEnv.LLAMA_SEQUENCES = cfg.LLAMA_SEQUENCES;
+  for (const k of PASS_THROUGH) {
+    const v = process.env[k];
+    if (v) extraEnv[k] = v;
+  }
   const plan = platformPlan({
     ports: { ...DEFAULT_PORTS, gateway: cfg.PORT },
     natsUrl,
@@ -85,6 +104,10 @@ async function main(): Promise<void> {
     const clean = reports.every((r) => r.code === 0);
     process.exit(code || (clean ? 0 : 1));
   };
+  process.on("exit", () => {
+    sup.killAll();
+    nats?.kill("SIGKILL");
+  });
   process.on("SIGINT", () => void shutdown(0));
   process.on("SIGTERM", () => void shutdown(0));
 

@@ -44,6 +44,8 @@ export class Supervisor {
       cwd: this.opts.root,
       env: { ...env, ...spec.env },
       stdio: ["ignore", "pipe", "pipe"],
+      // Own process group: a terminal's Ctrl-C reaches only the launcher, which stops services in order.
+      detached: true,
     });
     for (const stream of [proc.stdout, proc.stderr]) {
       if (stream) createInterface({ input: stream }).on("line", (l) => this.opts.onLine(spec.name, l));
@@ -107,6 +109,12 @@ export class Supervisor {
       return report;
     }
     return c.exited;
+  }
+
+  /** Last resort when the supervising process exits without stopping its children. */
+  killAll(): void {
+    for (const c of this.children.values())
+      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill("SIGKILL");
   }
 
   /** Stops every service, dependents first. */

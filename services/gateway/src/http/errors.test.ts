@@ -49,6 +49,9 @@ describe("toHttpError", () => {
   it("never leaks an unexpected error's message or stack", () => {
     const e = toHttpError(new Error("password=hunter2 at /srv/app.ts:12"));
     expect(e.status).toBe(500);
+    expect(e.body).toEqual({
+      error: { message: "internal error", type: "server_error", param: null, code: "internal_error" },
+    });
     expect(JSON.stringify(e.body)).not.toMatch(/hunter2|app\.ts/);
     expect(toHttpError(new AppError(GrpcStatus.INTERNAL, "db password wrong")).body.error.message).toBe(
       "internal error",

@@ -84,7 +84,7 @@ export function toHttpError(err: unknown): HttpError {
   }
   return {
     status: 500,
-    body: { error: { message: "internal error", ...INTERNAL, param: null } },
+    body: { error: { message: "internal error", type: INTERNAL.type, param: null, code: INTERNAL.code } },
     headers: {},
   };
 }

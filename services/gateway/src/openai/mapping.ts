@@ -20,7 +20,7 @@ export function chatToGenerate(
 ): serving.GenerateRequest {
   const messages = req.messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
-    content: typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join(""),
+    content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
   }));
   return {
     ...sampling(req, req.max_completion_tokens ?? req.max_tokens),
@@ -85,10 +85,14 @@ export function chatChunk(
   };
 }
 
-export function usageChunk(meta: ResponseMeta, final: serving.GenerateFinal | undefined) {
+export function usageChunk(
+  meta: ResponseMeta,
+  final: serving.GenerateFinal | undefined,
+  kind: "chat" | "text",
+) {
   return {
     id: meta.id,
-    object: "chat.completion.chunk",
+    object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
     created: meta.created,
     model: meta.model,
     choices: [],

@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { serving } from "@sloughgpt/proto";
-import { callStream, callUnary, InvalidArgumentError } from "@sloughgpt/runtime";
+import {
+  CancelledError,
+  callStream,
+  callUnary,
+  InvalidArgumentError,
+  NotFoundError,
+} from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Upstreams } from "../clients.js";
 import { toHttpError } from "../http/errors.js";
@@ -23,15 +29,27 @@ interface Deps {
   upstreams: Upstreams;
   generationTimeoutMs: number;
   upstreamTimeoutMs: number;
+  /** Fires when the gateway's shutdown grace period has run out. */
+  shutdownSignal: AbortSignal;
 }
 
-/** Aborted when the HTTP client goes away, which cancels the upstream gRPC call. */
-function clientGone(request: FastifyRequest, reply: FastifyReply): AbortController {
+/**
+ * Aborted when the HTTP client goes away (or the gateway gives up draining at shutdown),
+ * which cancels the upstream gRPC call.
+ */
+export function clientGone(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  shutdown: AbortSignal,
+): AbortController {
   const ctl = new AbortController();
-  reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) ctl.abort(new Error("client disconnected"));
+  shutdown.addEventListener("abort", () => ctl.abort(new CancelledError("the gateway is shutting down")), {
+    once: true,
   });
-  request.raw.on("aborted", () => ctl.abort(new Error("client disconnected")));
+  reply.raw.on("close", () => {
+    if (!reply.raw.writableFinished) ctl.abort(new CancelledError("client disconnected"));
+  });
+  request.raw.on("aborted", () => ctl.abort(new CancelledError("client disconnected")));
   return ctl;
 }
 
@@ -60,7 +78,7 @@ async function streamSse(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const ctl = clientGone(request, reply);
+  const ctl = clientGone(request, reply, deps.shutdownSignal);
   const stream = callStream(deps.upstreams.serving.generate.bind(deps.upstreams.serving), req, {
     deadlineMs: deps.generationTimeoutMs,
     signal: ctl.signal,
@@ -86,7 +104,7 @@ async function streamSse(
     }
     const finish = finishReason(final?.finishReason);
     await sse.send(kind === "chat" ? chatChunk(meta, {}, finish) : textChunk(meta, "", finish));
-    if (includeUsage) await sse.send(usageChunk(meta, final));
+    if (includeUsage) await sse.send(usageChunk(meta, final, kind));
   } catch (err) {
     if (!ctl.signal.aborted) {
       const e = toHttpError(err);
@@ -98,7 +116,7 @@ async function streamSse(
 }
 
 export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
-  app.get("/v1/models", async () => {
+  const listModels = async () => {
     const res = await callUnary(
       deps.upstreams.serving.listModels.bind(deps.upstreams.serving),
       {},
@@ -106,15 +124,25 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
         deadlineMs: deps.upstreamTimeoutMs,
       },
     );
-    return {
-      object: "list",
-      data: res.models.map((m) => ({
-        id: m.id,
-        object: "model",
-        created: m.createdUnix,
-        owned_by: m.ownedBy,
-      })),
-    };
+    return res.models.map((m) => ({
+      id: m.id,
+      object: "model",
+      created: m.createdUnix,
+      owned_by: m.ownedBy,
+    }));
+  };
+
+  app.get("/v1/models", async () => ({ object: "list", data: await listModels() }));
+
+  app.get<{ Params: { id: string } }>("/v1/models/:id", async (request) => {
+    const model = (await listModels()).find((m) => m.id === request.params.id);
+    if (!model) {
+      throw new NotFoundError(`The model '${request.params.id}' does not exist`, {
+        param: "model",
+        reason: "model_not_found",
+      });
+    }
+    return model;
   });
 
   const generate = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
@@ -134,17 +162,20 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     if (body.stream) {
       return streamSse(deps, kind, req, meta, body.stream_options?.include_usage === true, request, reply);
     }
-    const { text, final } = await collect(deps, req, clientGone(request, reply).signal);
+    const { text, final } = await collect(deps, req, clientGone(request, reply, deps.shutdownSignal).signal);
     return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
   };
 
-  app.post("/v1/embeddings", async (request) => {
+  app.post("/v1/embeddings", async (request, reply) => {
     const body = embeddingRequest.parse(request.body);
     const input = typeof body.input === "string" ? [body.input] : body.input;
     const res = await callUnary(
       deps.upstreams.serving.embed.bind(deps.upstreams.serving),
       { model: body.model, input, keyId: request.principal.keyId, requestId: String(request.id) },
-      { deadlineMs: deps.generationTimeoutMs },
+      {
+        deadlineMs: deps.generationTimeoutMs,
+        signal: clientGone(request, reply, deps.shutdownSignal).signal,
+      },
     );
     const vectors = res.embeddings.map((e) => e.values);
     const width = vectors[0]?.length ?? 0;

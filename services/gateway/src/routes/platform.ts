@@ -1,19 +1,21 @@
 import { reasoning } from "@sloughgpt/proto";
 import { callUnary } from "@sloughgpt/runtime";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Upstreams } from "../clients.js";
+import { clientGone } from "./openai.js";
 
 interface Deps {
   upstreams: Upstreams;
   upstreamTimeoutMs: number;
   reasoningTimeoutMs: number;
+  shutdownSignal: AbortSignal;
 }
 
 const createCollectionBody = z.object({
   name: z.string().min(1),
   chunk_size: z.number().int().min(64).max(20_000).optional(),
-  chunk_overlap: z.number().int().min(0).optional(),
+  chunk_overlap: z.number().int().min(0).max(20_000).optional(),
 });
 const documentsBody = z.object({
   documents: z
@@ -42,7 +44,11 @@ const jobQuery = z.object({ namespace: z.string().optional() });
 
 export function platformRoutes(app: FastifyInstance, deps: Deps): void {
   const { rag, training, monitoring } = deps.upstreams;
-  const unary = { deadlineMs: deps.upstreamTimeoutMs };
+  // Upstream calls end when the client disconnects.
+  const unary = (request: FastifyRequest, reply: FastifyReply, deadlineMs = deps.upstreamTimeoutMs) => ({
+    deadlineMs,
+    signal: clientGone(request, reply, deps.shutdownSignal).signal,
+  });
 
   app.post("/v1/rag/collections", async (request, reply) => {
     const body = createCollectionBody.parse(request.body);
@@ -51,10 +57,10 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       {
         name: body.name,
         team: request.principal.team,
-        chunkSize: body.chunk_size ?? 0,
-        chunkOverlap: body.chunk_overlap ?? 0,
+        chunkSize: body.chunk_size,
+        chunkOverlap: body.chunk_overlap,
       },
-      unary,
+      unary(request, reply),
     );
     const c = res.collection;
     reply.code(201);
@@ -67,7 +73,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     };
   });
 
-  app.post("/v1/rag/collections/:name/documents", async (request) => {
+  app.post("/v1/rag/collections/:name/documents", async (request, reply) => {
     const { name } = nameParam.parse(request.params);
     const body = documentsBody.parse(request.body);
     const res = await callUnary(
@@ -81,12 +87,12 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
           metadataJson: JSON.stringify(d.metadata ?? {}),
         })),
       },
-      unary,
+      unary(request, reply),
     );
     return { documents_changed: res.documents, chunks_written: res.chunks };
   });
 
-  app.post("/v1/rag/collections/:name/search", async (request) => {
+  app.post("/v1/rag/collections/:name/search", async (request, reply) => {
     const { name } = nameParam.parse(request.params);
     const body = searchBody.parse(request.body);
     const res = await callUnary(
@@ -97,7 +103,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         query: body.query,
         topK: body.top_k,
       },
-      unary,
+      unary(request, reply),
     );
     return {
       results: res.results.map((r) => ({
@@ -110,7 +116,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     };
   });
 
-  app.post("/v1/reasoning/solve", async (request) => {
+  app.post("/v1/reasoning/solve", async (request, reply) => {
     const body = solveBody.parse(request.body);
     const client = deps.upstreams.reasoning;
     const res = await callUnary(
@@ -123,7 +129,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         keyId: request.principal.keyId,
         requestId: String(request.id),
       },
-      { deadlineMs: deps.reasoningTimeoutMs },
+      unary(request, reply, deps.reasoningTimeoutMs),
     );
     return {
       answer: res.answer,
@@ -163,35 +169,35 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     const res = await callUnary(
       training.submitJob.bind(training),
       { manifest, team: request.principal.team },
-      unary,
+      unary(request, reply),
     );
     reply.code(201);
     return jobJson(res.job);
   });
 
-  app.get("/v1/training/jobs", async (request) => {
+  app.get("/v1/training/jobs", async (request, reply) => {
     const q = jobQuery.parse(request.query);
     const res = await callUnary(
       training.listJobs.bind(training),
       { namespace: q.namespace ?? "", team: request.principal.team },
-      unary,
+      unary(request, reply),
     );
     return { object: "list", data: res.jobs.map(jobJson) };
   });
 
-  app.get("/v1/training/jobs/:name", async (request) => {
+  app.get("/v1/training/jobs/:name", async (request, reply) => {
     const { name } = nameParam.parse(request.params);
     const q = jobQuery.parse(request.query);
     const res = await callUnary(
       training.getJob.bind(training),
       { namespace: q.namespace ?? "", name, team: request.principal.team },
-      unary,
+      unary(request, reply),
     );
     return jobJson(res.job);
   });
 
-  app.get("/v1/status", async () => {
-    const res = await callUnary(monitoring.fleetStatus.bind(monitoring), {}, unary);
+  app.get("/v1/status", async (request, reply) => {
+    const res = await callUnary(monitoring.fleetStatus.bind(monitoring), {}, unary(request, reply));
     return {
       healthy: res.healthy,
       checked_at: new Date(res.checkedUnixMs).toISOString(),

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { validateLlamaGguf } from "@sloughgpt/gguf";
-import { InvalidArgumentError, type Logger, NotFoundError } from "@sloughgpt/runtime";
+import { InvalidArgumentError, type Logger, NotFoundError, UnavailableError } from "@sloughgpt/runtime";
 import {
   getLlama,
   type Llama,
@@ -38,6 +38,9 @@ export interface LlamaEngineOptions {
 /** llama.cpp through node-llama-cpp: one context with N sequences shared by concurrent requests. */
 export class LlamaEngine implements Engine {
   private embedding: Promise<LlamaEmbeddingContext> | undefined;
+  /** Aborted by close(): running requests stop before their contexts are disposed. */
+  private readonly closing = new AbortController();
+  private readonly active = new Set<Promise<unknown>>();
   /** One embedding context, used by one request at a time. */
   private readonly embedAdmission: Admission;
 
@@ -116,7 +119,21 @@ export class LlamaEngine implements Engine {
     }
   }
 
-  async embed(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {
+  /** Runs `fn` with a signal that also fires on close(), and lets close() wait for it. */
+  private track<T>(signal: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.closing.signal.aborted)
+      return Promise.reject(new UnavailableError("the engine is shutting down"));
+    const p = fn(AbortSignal.any([signal, this.closing.signal]));
+    this.active.add(p);
+    void p.finally(() => this.active.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  embed(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {
+    return this.track(opts.signal, (signal) => this.embedNow(model, inputs, signal));
+  }
+
+  private async embedNow(model: string, inputs: string[], signal: AbortSignal): Promise<EmbedResult> {
     this.checkModel(model);
     const tokenized = inputs.map((text, i) => {
       const n = this.model.tokenize(text).length;
@@ -128,7 +145,7 @@ export class LlamaEngine implements Engine {
       }
       return n;
     });
-    const release = await this.embedAdmission.acquire(opts.signal);
+    const release = await this.embedAdmission.acquire(signal);
     try {
       // Created on first use: chat-only deployments never pay for a second context.
       this.embedding ??= this.model.createEmbeddingContext({
@@ -138,7 +155,7 @@ export class LlamaEngine implements Engine {
       const ctx = await this.embedding;
       const vectors: number[][] = [];
       for (const text of inputs) {
-        opts.signal.throwIfAborted();
+        signal.throwIfAborted();
         vectors.push(l2Normalize((await ctx.getEmbeddingFor(text)).vector));
       }
       return { vectors, promptTokens: tokenized.reduce((a, b) => a + b, 0) };
@@ -147,7 +164,14 @@ export class LlamaEngine implements Engine {
     }
   }
 
-  async generate(
+  generate(
+    params: GenerateParams,
+    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
+  ): Promise<GenerateResult> {
+    return this.track(opts.signal, (signal) => this.generateNow(params, { ...opts, signal }));
+  }
+
+  private async generateNow(
     params: GenerateParams,
     opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
   ): Promise<GenerateResult> {
@@ -217,6 +241,8 @@ export class LlamaEngine implements Engine {
   }
 
   async close(): Promise<void> {
+    this.closing.abort(new UnavailableError("the engine is shutting down"));
+    await Promise.allSettled([...this.active]);
     if (this.embedding) await (await this.embedding).dispose();
     await this.context.dispose();
     await this.model.dispose();

@@ -34,9 +34,12 @@ export interface Collection {
 export interface CreateCollectionRequest {
   name: string;
   team: string;
-  /** Characters per chunk; 0 means the default. */
-  chunkSize: number;
-  chunkOverlap: number;
+  /** Characters per chunk; unset means the service default. */
+  chunkSize?:
+    | number
+    | undefined;
+  /** Unset: the service default, capped at a quarter of chunk_size. */
+  chunkOverlap?: number | undefined;
 }
 
 export interface CreateCollectionResponse {
@@ -226,7 +229,7 @@ export const Collection: MessageFns<Collection> = {
 };
 
 function createBaseCreateCollectionRequest(): CreateCollectionRequest {
-  return { name: "", team: "", chunkSize: 0, chunkOverlap: 0 };
+  return { name: "", team: "", chunkSize: undefined, chunkOverlap: undefined };
 }
 
 export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
@@ -237,10 +240,10 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     if (message.team !== "") {
       writer.uint32(18).string(message.team);
     }
-    if (message.chunkSize !== 0) {
+    if (message.chunkSize !== undefined) {
       writer.uint32(24).uint32(message.chunkSize);
     }
-    if (message.chunkOverlap !== 0) {
+    if (message.chunkOverlap !== undefined) {
       writer.uint32(32).uint32(message.chunkOverlap);
     }
     return writer;
@@ -311,12 +314,12 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
         ? globalThis.Number(object.chunkSize)
         : isSet(object.chunk_size)
         ? globalThis.Number(object.chunk_size)
-        : 0,
+        : undefined,
       chunkOverlap: isSet(object.chunkOverlap)
         ? globalThis.Number(object.chunkOverlap)
         : isSet(object.chunk_overlap)
         ? globalThis.Number(object.chunk_overlap)
-        : 0,
+        : undefined,
     };
   },
 
@@ -328,10 +331,10 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     if (message.team !== "") {
       obj.team = message.team;
     }
-    if (message.chunkSize !== 0) {
+    if (message.chunkSize !== undefined) {
       obj.chunkSize = Math.round(message.chunkSize);
     }
-    if (message.chunkOverlap !== 0) {
+    if (message.chunkOverlap !== undefined) {
       obj.chunkOverlap = Math.round(message.chunkOverlap);
     }
     return obj;
@@ -344,8 +347,8 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     const message = createBaseCreateCollectionRequest();
     message.name = object.name ?? "";
     message.team = object.team ?? "";
-    message.chunkSize = object.chunkSize ?? 0;
-    message.chunkOverlap = object.chunkOverlap ?? 0;
+    message.chunkSize = object.chunkSize ?? undefined;
+    message.chunkOverlap = object.chunkOverlap ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,90 @@
+import { createLogger, currentTrace } from "@sloughgpt/runtime";
+import { buildApp } from "./app.js";
+import type { Upstreams } from "./clients.js";
+import { createAuthenticator } from "./http/auth.js";
+
+function app() {
+  const a = buildApp({
+    upstreams: {} as Upstreams,
+    authenticate: createAuthenticator("sk-sg-test-key-0123456789"),
+    logger: createLogger({ service: "test", level: "silent" }),
+    bodyLimit: 1024,
+    generationTimeoutMs: 1000,
+    upstreamTimeoutMs: 1000,
+    shutdownSignal: new AbortController().signal,
+  });
+  a.get("/trace", async () => currentTrace() ?? null);
+  return a;
+}
+
+const auth = { authorization: "Bearer sk-sg-test-key-0123456789" };
+
+// Over a real loopback socket (fastify's inject needs a CommonJS-only module under jest's ESM mode).
+async function call(opts: {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  payload?: string;
+}) {
+  const a = app();
+  const base = await a.listen({ port: 0, host: "127.0.0.1" });
+  try {
+    const res = await fetch(`${base}${opts.url}`, {
+      method: opts.method ?? "GET",
+      headers: opts.headers ?? {},
+      ...(opts.payload ? { body: opts.payload } : {}),
+    });
+    const body = (await res.json()) as {
+      traceId: string;
+      spanId: string;
+      error: { code: string; type: string };
+    };
+    return { statusCode: res.status, headers: Object.fromEntries(res.headers), json: () => body };
+  } finally {
+    await a.close();
+  }
+}
+
+describe("gateway app", () => {
+  it("runs a request inside the caller's trace", async () => {
+    const res = await call({
+      url: "/trace",
+      headers: { ...auth, traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+    });
+    expect(res.json()).toMatchObject({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", sampled: true });
+    expect(res.json().spanId).not.toBe("00f067aa0ba902b7");
+  });
+
+  it("starts a trace when the caller sent none", async () => {
+    const res = await call({ url: "/trace", headers: auth });
+    expect(res.json().traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it.each([
+    [{}, "missing_api_key"],
+    [{ authorization: "Bearer wrong" }, "invalid_api_key"],
+    [{ authorization: "Basic abc" }, "missing_api_key"],
+  ])("refuses %j with a 401", async (headers, code) => {
+    const res = await call({ url: "/v1/models", headers });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error.code).toBe(code);
+  });
+
+  it("answers an unknown route with a 404 in OpenAI's error shape and a request id", async () => {
+    const res = await call({ url: "/v2/nothing", headers: { ...auth, "x-request-id": "abc" } });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers["x-request-id"]).toBe("abc");
+    expect(res.json().error.code).toBe("unknown_route");
+  });
+
+  it("refuses a body over the limit with a 413", async () => {
+    const res = await call({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { ...auth, "content-type": "application/json" },
+      payload: JSON.stringify({ pad: "x".repeat(2000) }),
+    });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().error.type).toBe("invalid_request_error");
+  });
+});
