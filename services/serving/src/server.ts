@@ -29,9 +29,6 @@ const generateRequest = z.object({
   requestId: z.string(),
 });
 
-/** max_tokens 0 means "up to this default", bounded later by the context size. */
-export const DEFAULT_MAX_TOKENS = 256;
-
 export function toGenerateParams(req: z.infer<typeof generateRequest>): GenerateParams {
   return {
     model: req.model,
@@ -39,7 +36,7 @@ export function toGenerateParams(req: z.infer<typeof generateRequest>): Generate
       req.input.$case === "chat"
         ? { kind: "chat", messages: req.input.chat.messages }
         : { kind: "prompt", prompt: req.input.prompt },
-    maxTokens: req.maxTokens || DEFAULT_MAX_TOKENS,
+    maxTokens: req.maxTokens || undefined,
     temperature: req.temperature,
     topP: req.topP,
     seed: req.seed,

@@ -110,6 +110,16 @@ describe("LlamaEngine on the tiny model", () => {
   it("rejects an unknown model and a max_tokens beyond the context", async () => {
     await expect(run(params({ model: "other" }))).rejects.toBeInstanceOf(NotFoundError);
     await expect(run(params({ maxTokens: 256 }))).rejects.toBeInstanceOf(InvalidArgumentError);
+    const long = params({ input: { kind: "prompt", prompt: "word ".repeat(300) }, maxTokens: 8 });
+    await expect(run(long)).rejects.toMatchObject({ reason: "context_length_exceeded" });
+  });
+
+  it("without max_tokens, generates only what the context has room for", async () => {
+    const r = await run(
+      params({ input: { kind: "prompt", prompt: "word ".repeat(200) }, maxTokens: undefined }),
+    );
+    expect(r.promptTokens + r.completionTokens).toBeLessThanOrEqual(256);
+    expect(r.completionTokens).toBeGreaterThan(0);
   });
 });
 

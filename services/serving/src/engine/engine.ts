@@ -8,7 +8,8 @@ export type GenerateInput = { kind: "chat"; messages: ChatTurn[] } | { kind: "pr
 export interface GenerateParams {
   model: string;
   input: GenerateInput;
-  maxTokens: number;
+  /** Unset: up to DEFAULT_MAX_TOKENS, bounded by what the context has left after the prompt. */
+  maxTokens?: number | undefined;
   temperature?: number | undefined;
   topP?: number | undefined;
   seed?: number | undefined;
@@ -48,3 +49,5 @@ export interface Engine {
   readonly queued: number;
   close(): Promise<void>;
 }
+
+export const DEFAULT_MAX_TOKENS = 256;

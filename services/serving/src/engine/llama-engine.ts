@@ -13,13 +13,14 @@ import {
 } from "node-llama-cpp";
 import { Admission } from "./admission.js";
 import { toChatHistory } from "./chat.js";
-import type {
-  EmbedResult,
-  Engine,
-  FinishReason,
-  GenerateParams,
-  GenerateResult,
-  ModelInfo,
+import {
+  DEFAULT_MAX_TOKENS,
+  type EmbedResult,
+  type Engine,
+  type FinishReason,
+  type GenerateParams,
+  type GenerateResult,
+  type ModelInfo,
 } from "./engine.js";
 import { l2Normalize } from "./vectors.js";
 
@@ -110,6 +111,30 @@ export class LlamaEngine implements Engine {
     return [this.info];
   }
 
+  /**
+   * The generation budget: max_tokens when given, else the default capped by what the context has
+   * left. A prompt that leaves no room is refused instead of silently losing its start.
+   * Counts message text only, so the chat template's few tokens are the remaining slack.
+   */
+  private budget(params: GenerateParams): number {
+    const text =
+      params.input.kind === "prompt"
+        ? params.input.prompt
+        : params.input.messages.map((m) => m.content).join("\n");
+    const promptTokens = this.model.tokenize(text).length;
+    // Keep a few tokens free (BOS, template markers): a full context makes the engine shift it,
+    // re-evaluating the prompt and dropping its start.
+    const room = this.info.contextSize - promptTokens - CONTEXT_MARGIN;
+    const maxTokens = params.maxTokens ?? Math.min(DEFAULT_MAX_TOKENS, room);
+    if (maxTokens < 1 || promptTokens + maxTokens > this.info.contextSize - CONTEXT_MARGIN) {
+      throw new InvalidArgumentError(
+        `This model's context holds ${this.info.contextSize} tokens; the prompt has ${promptTokens} and ${maxTokens} more were asked for`,
+        { param: "messages", reason: "context_length_exceeded" },
+      );
+    }
+    return maxTokens;
+  }
+
   private checkModel(model: string): void {
     if (model !== this.info.id) {
       throw new NotFoundError(`The model '${model}' does not exist`, {
@@ -176,12 +201,13 @@ export class LlamaEngine implements Engine {
     opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
   ): Promise<GenerateResult> {
     this.checkModel(params.model);
-    if (params.maxTokens >= this.info.contextSize) {
+    if (params.maxTokens !== undefined && params.maxTokens >= this.info.contextSize) {
       throw new InvalidArgumentError(
         `max_tokens (${params.maxTokens}) must be less than the model's context size (${this.info.contextSize})`,
         { param: "max_tokens", reason: "context_length_exceeded" },
       );
     }
+    const maxTokens = this.budget(params);
     const release = await this.admission.acquire(opts.signal);
     const sequence = this.idle.pop();
     if (!sequence) {
@@ -189,7 +215,7 @@ export class LlamaEngine implements Engine {
       throw new Error("admission granted a permit without a free sequence");
     }
     try {
-      return await this.run(sequence, params, opts);
+      return await this.run(sequence, { ...params, maxTokens }, opts);
     } finally {
       await sequence.clearHistory();
       this.idle.push(sequence);
@@ -249,6 +275,8 @@ export class LlamaEngine implements Engine {
     await this.llama.dispose();
   }
 }
+
+const CONTEXT_MARGIN = 8;
 
 // llama.h `enum llama_ftype`, the common ones.
 const FILE_TYPES: Record<number, string> = {
