@@ -288,6 +288,25 @@ describe("fleet status and usage events", () => {
   });
 });
 
+describe("metrics", () => {
+  it("exports serving's request, token and latency metrics for Prometheus", async () => {
+    await client.chat.completions.create({
+      model: platform.modelId,
+      messages: [{ role: "user", content: "m" }],
+      max_tokens: 3,
+    });
+    const text = await (await fetch(`http://127.0.0.1:${platform.ports.ops.serving}/metrics`)).text();
+    const value = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1]);
+    expect(value("gen_ai_server_time_to_first_token_seconds_count")).toBeGreaterThan(0);
+    expect(value("gen_ai_server_time_per_output_token_seconds_count")).toBeGreaterThan(0);
+    expect(value("sloughgpt_serving_generation_tokens_total")).toBeGreaterThanOrEqual(3);
+    expect(text).toMatch(/sloughgpt_serving_requests_total\{[^}]*status="length"[^}]*\} \d+/);
+    expect(value("sloughgpt_serving_running_sequences")).toBe(0);
+    expect(text).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Generate"/);
+  });
+});
+
 describe("graceful shutdown", () => {
   it("drains an in-flight stream when serving gets SIGTERM, exits 0 and is reported", async () => {
     const stream = await client.chat.completions.create({

@@ -1,8 +1,9 @@
 import { connectBus, ensureStreams } from "@sloughgpt/bus";
 import { serving } from "@sloughgpt/proto";
-import { createLogger, createMetrics, Gauge, loadConfig, runMain, serve } from "@sloughgpt/runtime";
+import { createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { configSchema } from "./config.js";
 import { LlamaEngine } from "./engine/llama-engine.js";
+import { servingMetrics } from "./metrics.js";
 import { servingHandlers } from "./server.js";
 
 const config = loadConfig(configSchema, process.env);
@@ -32,24 +33,13 @@ await runMain(logger, async (host) => {
   });
   host.defer("engine", () => engine.close());
 
-  new Gauge({
-    name: "sloughgpt_serving_running_sequences",
-    help: "Sequences decoding now.",
-    registers: [metrics.registry],
-    collect() {
-      this.set(engine.running);
-    },
+  const handlers = servingHandlers({
+    engine,
+    bus,
+    logger,
+    metrics,
+    serving: servingMetrics(metrics, engine),
   });
-  new Gauge({
-    name: "sloughgpt_serving_queue_depth",
-    help: "Requests waiting for a free sequence.",
-    registers: [metrics.registry],
-    collect() {
-      this.set(engine.queued);
-    },
-  });
-
-  const handlers = servingHandlers({ engine, bus, logger, metrics });
   host.defer("usage-events", () => handlers.drainUsage());
 
   await serve(host, {

@@ -4,6 +4,7 @@ import { serving } from "@sloughgpt/proto";
 import { type Logger, type Metrics, serverStream, unary } from "@sloughgpt/runtime";
 import { z } from "zod";
 import type { Engine, FinishReason, GenerateParams } from "./engine/engine.js";
+import type { ServingMetrics } from "./metrics.js";
 
 const chatTurn = z.object({
   role: z.enum(["system", "user", "assistant"]),
@@ -57,33 +58,40 @@ const embedRequest = z.object({
   requestId: z.string(),
 });
 
-export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger; metrics: Metrics }) {
+export function servingHandlers(deps: {
+  engine: Engine;
+  bus: Bus;
+  logger: Logger;
+  metrics: Metrics;
+  serving: ServingMetrics;
+}) {
+  const m = deps.serving;
   const env = { logger: deps.logger, metrics: deps.metrics, service: "ServingService" };
 
   // One usage event per request, published after the response is complete so a slow NATS never
   // delays a client; retries reuse the msgId, so JetStream stores it once. drainUsage() awaits them.
   const pending = new Set<Promise<void>>();
-  const meter = (m: {
+  const meter = (u: {
     req: { model: string; keyId: string; requestId: string };
     usage: { promptTokens: number; completionTokens: number };
-    started: number;
+    latencyMs: number;
     status: "ok" | "cancelled";
     logger: Logger;
   }) => {
     const id = randomUUID();
     const event = {
       id,
-      model: m.req.model,
-      keyId: m.req.keyId,
-      requestId: m.req.requestId,
-      ...m.usage,
-      latencyMs: Date.now() - m.started,
-      status: m.status,
+      model: u.req.model,
+      keyId: u.req.keyId,
+      requestId: u.req.requestId,
+      ...u.usage,
+      latencyMs: u.latencyMs,
+      status: u.status,
       finishedAt: new Date().toISOString(),
     };
     const p = publishWithRetry(() => publish(deps.bus, subjects.usageGeneration, event, { msgId: id })).catch(
       (err: unknown) =>
-        m.logger.error({ err, requestId: m.req.requestId, usageId: id }, "Failed to publish usage event"),
+        u.logger.error({ err, requestId: u.req.requestId, usageId: id }, "Failed to publish usage event"),
     );
     pending.add(p);
     void p.finally(() => pending.delete(p));
@@ -94,11 +102,35 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
     "Generate",
     async (raw, write, ctx) => {
       const req = generateRequest.parse(raw);
-      const started = Date.now();
-      const result = await deps.engine.generate(toGenerateParams(req), {
-        signal: ctx.signal,
-        onDelta: (text) => (text ? write({ event: { $case: "delta", delta: text } }) : undefined),
-      });
+      const started = performance.now();
+      let firstAt = 0;
+      const result = await deps.engine
+        .generate(toGenerateParams(req), {
+          signal: ctx.signal,
+          onDelta: (text) => {
+            if (!text) return;
+            if (!firstAt) {
+              firstAt = performance.now();
+              m.timeToFirstToken.observe({ model: req.model }, (firstAt - started) / 1000);
+            }
+            return write({ event: { $case: "delta", delta: text } });
+          },
+        })
+        .catch((err: unknown) => {
+          m.requests.inc({ model: req.model, operation: "generate", status: "error" });
+          throw err;
+        });
+      const ended = performance.now();
+      m.requests.inc({ model: req.model, operation: "generate", status: result.finishReason });
+      m.promptTokens.inc({ model: req.model }, result.promptTokens);
+      m.generatedTokens.inc({ model: req.model }, result.completionTokens);
+      m.requestDuration.observe({ model: req.model, operation: "generate" }, (ended - started) / 1000);
+      if (firstAt && result.completionTokens > 1) {
+        m.timePerOutputToken.observe(
+          { model: req.model },
+          (ended - firstAt) / 1000 / (result.completionTokens - 1),
+        );
+      }
       const usage = { promptTokens: result.promptTokens, completionTokens: result.completionTokens };
       if (!ctx.signal.aborted) {
         await write({
@@ -108,7 +140,7 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
       meter({
         req,
         usage,
-        started,
+        latencyMs: ended - started,
         status: result.finishReason === "cancelled" ? "cancelled" : "ok",
         logger: ctx.logger,
       });
@@ -131,12 +163,19 @@ export function servingHandlers(deps: { engine: Engine; bus: Bus; logger: Logger
 
   const embed = unary<serving.EmbedRequest, serving.EmbedResponse>(env, "Embed", async (raw, ctx) => {
     const req = embedRequest.parse(raw);
-    const started = Date.now();
-    const result = await deps.engine.embed(req.model, req.input, { signal: ctx.signal });
+    const started = performance.now();
+    const result = await deps.engine
+      .embed(req.model, req.input, { signal: ctx.signal })
+      .catch((err: unknown) => {
+        m.requests.inc({ model: req.model, operation: "embed", status: "error" });
+        throw err;
+      });
+    m.requests.inc({ model: req.model, operation: "embed", status: "ok" });
+    m.promptTokens.inc({ model: req.model }, result.promptTokens);
     meter({
       req,
       usage: { promptTokens: result.promptTokens, completionTokens: 0 },
-      started,
+      latencyMs: performance.now() - started,
       status: "ok",
       logger: ctx.logger,
     });

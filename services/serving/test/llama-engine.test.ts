@@ -123,6 +123,45 @@ describe("LlamaEngine on the tiny model", () => {
   });
 });
 
+describe("continuous batching", () => {
+  it("runs 16 concurrent requests on 4 sequences, never more than 4 at once, and refuses past the queue", async () => {
+    const e = await LlamaEngine.load({
+      modelPath: await tinyModelPath(),
+      modelId: "tiny",
+      threads: 1,
+      sequences: 4,
+      contextSize: 256,
+      gpu: "false",
+      gpuLayers: 0,
+      maxQueue: 12,
+      logger,
+    });
+    try {
+      let maxRunning = 0;
+      const signal = new AbortController().signal;
+      const one = () =>
+        e.generate(params({ maxTokens: 16 }), {
+          signal,
+          onDelta: () => {
+            maxRunning = Math.max(maxRunning, e.running);
+          },
+        });
+      // 4 decode, 12 wait, the 17th is refused at once.
+      const all = Array.from({ length: 17 }, one);
+      const settled = await Promise.allSettled(all);
+      const rejected = settled.filter((r) => r.status === "rejected");
+      expect(rejected).toHaveLength(1);
+      expect((rejected[0] as PromiseRejectedResult).reason).toMatchObject({ name: "ResourceExhaustedError" });
+      const done = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+      expect(done.map((r) => r.completionTokens)).toEqual(Array(16).fill(16));
+      expect(maxRunning).toBe(4);
+      expect([e.running, e.queued]).toEqual([0, 0]);
+    } finally {
+      await e.close();
+    }
+  });
+});
+
 describe("closing the engine", () => {
   it("stops running generations before disposing, and refuses new ones", async () => {
     const e = await LlamaEngine.load({
