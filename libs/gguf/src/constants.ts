@@ -139,6 +139,7 @@ export function ggmlTypeInfo(type: number): GgmlTypeInfo | undefined {
 export const LlamaFileType = {
   ALL_F32: 0,
   MOSTLY_F16: 1,
+  MOSTLY_Q4_0: 2,
   MOSTLY_Q8_0: 7,
 } as const;
 

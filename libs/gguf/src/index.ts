@@ -25,10 +25,12 @@ export {
   kv,
 } from "./metadata.js";
 export {
+  dequantizeQ4_0,
   dequantizeQ8_0,
   type EncodableTensorType,
   encodeTensorData,
   float32ToBytes,
+  quantizeQ4_0,
   quantizeQ8_0,
 } from "./quant.js";
 export {

@@ -23,7 +23,7 @@ describe("generated models in llama.cpp", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test.each(["f32", "f16", "q8_0"] as const)(
+  test.each(["f32", "f16", "q8_0", "q4_0"] as const)(
     "loads the %s model and generates the same greedy text twice",
     async (tensorType: TinyLlamaTensorType) => {
       const { LlamaCompletion } = await import("node-llama-cpp");

@@ -2,8 +2,10 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { GgmlType } from "./constants.js";
+import { GgmlType, LlamaFileType } from "./constants.js";
 import { validateLlamaGguf } from "./llama-validate.js";
+import { quantizeQ4_0, quantizeQ8_0 } from "./quant.js";
+import { readTensorData } from "./reader.js";
 import { BENCH_LLAMA_OPTIONS, buildTinyLlama, ensureTinyModel, TinyLlamaOptionsError } from "./tiny-llama.js";
 import { encodeGguf } from "./writer.js";
 
@@ -75,18 +77,38 @@ describe("buildTinyLlama", () => {
   });
 
   test.each([
-    ["f32", GgmlType.F32, 0],
-    ["f16", GgmlType.F16, 1],
-    ["q8_0", GgmlType.Q8_0, 7],
+    ["f32", GgmlType.F32, GgmlType.F32, 0],
+    ["f16", GgmlType.F16, GgmlType.F16, 1],
+    ["q8_0", GgmlType.Q8_0, GgmlType.Q8_0, 7],
+    ["q4_0", GgmlType.Q4_0, GgmlType.Q8_0, 2],
   ] as const)(
-    "stores %s matrices with a matching general.file_type, norms as F32",
-    (tensorType, type, fileType) => {
+    "stores %s matrices as type %p (output.weight %p), norms as F32, with a matching file_type",
+    (tensorType, type, outputType, fileType) => {
       const model = buildTinyLlama({ tensorType });
       expect(model.metadata["general.file_type"]).toEqual({ type: "uint32", value: fileType });
-      for (const tensor of model.tensors)
-        expect(tensor.type).toBe(tensor.shape.length === 1 ? GgmlType.F32 : type);
+      for (const tensor of model.tensors) {
+        const expected = tensor.name === "output.weight" ? outputType : type;
+        expect(tensor.type).toBe(tensor.shape.length === 1 ? GgmlType.F32 : expected);
+      }
     },
   );
+
+  test("stores the f32 model's weights, quantized, and reads them back", async () => {
+    const bytes = encodeGguf(buildTinyLlama({ tensorType: "q4_0" }));
+    const info = await validateLlamaGguf(bytes);
+    expect(info.llama.fileType).toBe(LlamaFileType.MOSTLY_Q4_0);
+    const f32 = new Map(buildTinyLlama({ tensorType: "f32" }).tensors.map((t) => [t.name, t.data]));
+    const weights = (name: string) => new Float32Array(f32.get(name)!.slice().buffer);
+
+    const gate = await readTensorData(bytes, info, "blk.0.ffn_gate.weight");
+    expect(info.tensors.find((t) => t.name === "blk.0.ffn_gate.weight")).toMatchObject({
+      typeName: "Q4_0",
+      byteSize: (64 * 128 * 18) / 32,
+    });
+    expect(Buffer.from(gate).equals(quantizeQ4_0(weights("blk.0.ffn_gate.weight")))).toBe(true);
+    const output = await readTensorData(bytes, info, "output.weight");
+    expect(Buffer.from(output).equals(quantizeQ8_0(weights("output.weight")))).toBe(true);
+  });
 
   test("is deterministic per seed", () => {
     const once = encodeGguf(buildTinyLlama({ seed: 7 }));
@@ -117,7 +139,8 @@ describe("buildTinyLlama", () => {
     [{ embeddingLength: 96, headCount: 32 }, /even/],
     [{ headCountKv: 3 }, /headCountKv/],
     [{ tensorType: "q8_0", feedForwardLength: 100 }, /multiples of 32/],
-    [{ tensorType: "q4_0" }, /tensorType/],
+    [{ tensorType: "q4_0", embeddingLength: 48, headCount: 4 }, /multiples of 32/],
+    [{ tensorType: "q5_0" }, /tensorType/],
     [{ rmsEps: 0 }, /rmsEps/],
   ])("rejects options %p", (options, message) => {
     expect(() => buildTinyLlama(options as never)).toThrow(TinyLlamaOptionsError);

@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { GGUF_DEFAULT_ALIGNMENT, GgmlType, LlamaFileType, TokenType } from "./constants.js";
+import { GGUF_DEFAULT_ALIGNMENT, GgmlType, ggmlTypeInfo, LlamaFileType, TokenType } from "./constants.js";
 import {
   type LlamaBlockDims,
   llamaBlockTensors,
@@ -12,7 +12,7 @@ import { fillGaussian, hashString, mulberry32 } from "./random.js";
 import { buildSpmVocab, type LlamaVocab } from "./vocab.js";
 import { type GgufFileInput, type GgufTensorInput, writeGgufFile } from "./writer.js";
 
-export type TinyLlamaTensorType = "f32" | "f16" | "q8_0";
+export type TinyLlamaTensorType = "f32" | "f16" | "q8_0" | "q4_0";
 
 export interface TinyLlamaOptions {
   /** uint32; the same options and seed always give the same bytes. */
@@ -25,7 +25,7 @@ export interface TinyLlamaOptions {
   readonly headCountKv?: number;
   readonly contextLength?: number;
   readonly rmsEps?: number;
-  /** Type of the 2-D weight matrices; norms stay F32. */
+  /** Type of the 2-D weight matrices (q4_0 keeps output.weight at Q8_0); norms stay F32. */
   readonly tensorType?: TinyLlamaTensorType;
   readonly name?: string;
 }
@@ -63,10 +63,20 @@ export class TinyLlamaOptionsError extends RangeError {
   }
 }
 
-const tensorTypes: Record<TinyLlamaTensorType, { ggml: EncodableTensorType; fileType: number }> = {
-  f32: { ggml: "F32", fileType: LlamaFileType.ALL_F32 },
-  f16: { ggml: "F16", fileType: LlamaFileType.MOSTLY_F16 },
-  q8_0: { ggml: "Q8_0", fileType: LlamaFileType.MOSTLY_Q8_0 },
+interface TensorTypePlan {
+  readonly matrices: EncodableTensorType;
+  readonly output: EncodableTensorType;
+  readonly fileType: number;
+}
+
+const tensorTypes: Record<TinyLlamaTensorType, TensorTypePlan> = {
+  f32: { matrices: "F32", output: "F32", fileType: LlamaFileType.ALL_F32 },
+  f16: { matrices: "F16", output: "F16", fileType: LlamaFileType.MOSTLY_F16 },
+  q8_0: { matrices: "Q8_0", output: "Q8_0", fileType: LlamaFileType.MOSTLY_Q8_0 },
+  // llama.cpp's quantizer gives a Q4_0 file's output.weight Q6_K, or Q8_0 where rows are not a
+  // multiple of 256 (as in the default 64-wide model). This library writes no K-quants, so
+  // output.weight always takes that Q8_0 fallback; the logits come straight from this matrix.
+  q4_0: { matrices: "Q4_0", output: "Q8_0", fileType: LlamaFileType.MOSTLY_Q4_0 },
 };
 
 // Logit spread of the random output layer: wide enough that sampling at temperature 1
@@ -131,7 +141,7 @@ const OPTION_RULES: ReadonlyArray<readonly [(o: ResolvedTinyLlamaOptions) => boo
   ],
   [(o) => o.blockCount <= 512, "blockCount must be at most 512 (llama.cpp's limit)"],
   [(o) => o.rmsEps > 0 && Number.isFinite(o.rmsEps), "rmsEps must be a positive number"],
-  [(o) => Object.hasOwn(tensorTypes, o.tensorType), "tensorType must be one of f32, f16, q8_0"],
+  [(o) => Object.hasOwn(tensorTypes, o.tensorType), "tensorType must be one of f32, f16, q8_0, q4_0"],
   [(o) => o.embeddingLength % o.headCount === 0, "embeddingLength must be a multiple of headCount"],
   [
     (o) => (o.embeddingLength / o.headCount) % 2 === 0,
@@ -139,10 +149,15 @@ const OPTION_RULES: ReadonlyArray<readonly [(o: ResolvedTinyLlamaOptions) => boo
   ],
   [(o) => o.headCount % o.headCountKv === 0, "headCount must be a multiple of headCountKv"],
   [
-    (o) => o.tensorType !== "q8_0" || (o.embeddingLength % 32 === 0 && o.feedForwardLength % 32 === 0),
-    "q8_0 needs embeddingLength and feedForwardLength to be multiples of 32",
+    (o) => o.embeddingLength % rowBlock(o) === 0 && o.feedForwardLength % rowBlock(o) === 0,
+    "q8_0 and q4_0 need embeddingLength and feedForwardLength to be multiples of 32",
   ],
 ];
+
+/** Values per block of the matrix type: every weight row is embeddingLength or feedForwardLength long. */
+function rowBlock(o: ResolvedTinyLlamaOptions): number {
+  return ggmlTypeInfo(GgmlType[tensorTypes[o.tensorType].matrices])!.blockSize;
+}
 
 function checkOptions(o: ResolvedTinyLlamaOptions): void {
   for (const key of COUNT_OPTIONS) {
@@ -195,7 +210,7 @@ function tinyLlamaTensors(o: ResolvedTinyLlamaOptions): GgufTensorInput[] {
     headCountKv: o.headCountKv,
     headDim: o.embeddingLength / o.headCount,
   };
-  // Blocks come last so that the file ends on a whole F32/F16/Q8_0 matrix with no trailing padding.
+  // Blocks come last so that the file ends on a whole weight matrix with no trailing padding.
   const shapes = [
     ...llamaGlobalTensors(o.embeddingLength, o.vocab.tokens.length),
     ...Array.from({ length: o.blockCount }, (_, i) => llamaBlockTensors(i, dims)).flat(),
@@ -216,8 +231,9 @@ function tinyTensor({ name, shape }: TensorShape, o: ResolvedTinyLlamaOptions): 
   const values = new Float32Array(rowLength * rows);
   fillGaussian(values, mulberry32(hashString(name, o.seed)), weightDeviation(name, rowLength));
   if (name === "output.weight") silenceNonWordTokens(values, rowLength, o.vocab);
-  const { ggml } = tensorTypes[o.tensorType];
-  return { name, shape, type: GgmlType[ggml], data: encodeTensorData(values, ggml) };
+  const plan = tensorTypes[o.tensorType];
+  const type = name === "output.weight" ? plan.output : plan.matrices;
+  return { name, shape, type: GgmlType[type], data: encodeTensorData(values, type) };
 }
 
 function weightDeviation(name: string, inputs: number): number {

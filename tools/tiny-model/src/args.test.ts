@@ -25,6 +25,12 @@ describe("parseTinyModelArgs", () => {
     });
   });
 
+  test("accepts every weight type", () => {
+    for (const type of ["f32", "f16", "q8_0", "q4_0"]) {
+      expect(parseTinyModelArgs(["--type", type])).toMatchObject({ options: { tensorType: type } });
+    }
+  });
+
   test("uses --heads for the KV heads unless --kv-heads is given", () => {
     expect(parseTinyModelArgs(["--heads", "2"])).toMatchObject({ options: { headCount: 2, headCountKv: 2 } });
   });
@@ -40,13 +46,14 @@ describe("parseTinyModelArgs", () => {
   });
 
   test.each([
-    [["--type", "q4_0"], /--type/],
+    [["--type", "q5_0"], /--type/],
     [["--preset", "huge"], /--preset/],
     [["--seed", "-1"], /'-1'|--seed/],
     [["--layers", "two"], /--layers.*'two'/],
     [["--layers", "0"], /blockCount/],
     [["--embd", "100", "--heads", "3"], /multiple of headCount/],
     [["--type", "q8_0", "--ff", "100"], /multiples of 32/],
+    [["--type", "q4_0", "--embd", "80", "--heads", "4"], /multiples of 32/],
     [["--seed", "4294967296"], /seed/],
     [["--bogus"], /bogus/],
     [["extra"], /extra/],
