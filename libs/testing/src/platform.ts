@@ -30,6 +30,8 @@ export interface PlatformOptions {
   /** Admin URL of a real Postgres; a fresh database is created on it. `null` keeps embedded PGlite. */
   postgresAdminUrl?: string | null;
   extraEnv?: Record<string, string>;
+  /** GGUF file serving loads; unset, the tiny model. */
+  modelPath?: string;
   /** Echo service logs to stderr (they are always kept for failure messages). */
   echoLogs?: boolean;
 }
@@ -88,7 +90,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     natsNamespace: namespace,
     databaseUrl: db?.url,
     dataDir,
-    modelPath: await tinyModelPath(),
+    modelPath: opts.modelPath ?? (await tinyModelPath()),
     modelId,
     adminKey,
     logLevel: "info",
