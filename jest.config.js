@@ -25,6 +25,7 @@ export default {
         "<rootDir>/{services,libs,tools}/*/src/**/*.test.ts",
         "<rootDir>/k8s/**/*.test.ts",
         "<rootDir>/charts/**/*.test.ts",
+        "<rootDir>/bench/**/*.test.ts",
       ],
     },
     {
