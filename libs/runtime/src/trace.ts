@@ -40,8 +40,3 @@ export function withTrace<T>(ctx: TraceContext, fn: () => T): T {
 export function currentTrace(): TraceContext | undefined {
   return storage.getStore();
 }
-
-/** Makes `ctx` current for the rest of this asynchronous execution (for framework hooks). */
-export function enterTrace(ctx: TraceContext): void {
-  storage.enterWith(ctx);
-}

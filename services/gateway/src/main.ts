@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createLogger, createMetrics, Histogram, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { buildApp } from "./app.js";
 import { closeUpstreams, createUpstreams } from "./clients.js";
@@ -12,6 +13,8 @@ await runMain(logger, async (host) => {
   const upstreams = createUpstreams(config);
   host.defer("upstreams", () => closeUpstreams(upstreams));
   const shutdown = new AbortController();
+  // Every in-flight request listens on it; the count is bounded by requests, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const app = buildApp({
     shutdownSignal: shutdown.signal,
     upstreams,

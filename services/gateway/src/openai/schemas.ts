@@ -1,9 +1,9 @@
 import { z } from "zod";
 
-/** OpenAI request fields the gateway understands; unknown fields are ignored, as OpenAI-compatible servers do. */
 // Bounds of the protobuf fields these values travel in.
 const UINT32_MAX = 2 ** 32 - 1;
 
+/** OpenAI request fields the gateway understands; unknown fields are ignored, as OpenAI-compatible servers do. */
 const contentPart = z.object({ type: z.literal("text"), text: z.string() });
 
 export const chatMessage = z.object({

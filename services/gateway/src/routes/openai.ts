@@ -43,10 +43,11 @@ export function clientGone(
   shutdown: AbortSignal,
 ): AbortController {
   const ctl = new AbortController();
-  shutdown.addEventListener("abort", () => ctl.abort(new CancelledError("the gateway is shutting down")), {
-    once: true,
-  });
-  reply.raw.on("close", () => {
+  const onShutdown = () => ctl.abort(new CancelledError("the gateway is shutting down"));
+  shutdown.addEventListener("abort", onShutdown, { once: true });
+  reply.raw.once("close", () => {
+    // The shutdown signal lives as long as the process: drop this request's listener with the request.
+    shutdown.removeEventListener("abort", onShutdown);
     if (!reply.raw.writableFinished) ctl.abort(new CancelledError("client disconnected"));
   });
   request.raw.on("aborted", () => ctl.abort(new CancelledError("client disconnected")));

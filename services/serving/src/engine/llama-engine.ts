@@ -126,7 +126,7 @@ export class LlamaEngine implements Engine {
     // re-evaluating the prompt and dropping its start.
     const room = this.info.contextSize - promptTokens - CONTEXT_MARGIN;
     const maxTokens = params.maxTokens ?? Math.min(DEFAULT_MAX_TOKENS, room);
-    if (maxTokens < 1 || promptTokens + maxTokens > this.info.contextSize - CONTEXT_MARGIN) {
+    if (maxTokens < 1 || maxTokens > room) {
       throw new InvalidArgumentError(
         `This model's context holds ${this.info.contextSize} tokens; the prompt has ${promptTokens} and ${maxTokens} more were asked for`,
         { param: "messages", reason: "context_length_exceeded" },
