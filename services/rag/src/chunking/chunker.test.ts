@@ -29,6 +29,10 @@ describe("chunkText", () => {
     }
   });
 
+  it("keeps the rest of a word cut at the size limit", () => {
+    expect(chunkText("aaaaaaaaa", 8, 1).map((c) => c.text)).toEqual(["aaaaaaaa", "a"]);
+  });
+
   it("property: chunks are bounded, ordered, point into the text and cover every word", () => {
     fc.assert(
       fc.property(

@@ -24,7 +24,8 @@ export function chunkText(text: string, size: number, overlap: number): Chunk[] 
       chunks.push({ index: chunks.length, text: slice, start, end: start + slice.length });
     if (end >= text.length) break;
     const back = step > 0 ? wordStart(text, Math.max(start + 1, end - step)) : end;
-    start = skipSpace(text, back > start ? back : end);
+    // The overlap starts at a word boundary inside this chunk; when a hard cut left none, none is repeated.
+    start = skipSpace(text, back > start && back < end ? back : end);
   }
   return chunks;
 }
