@@ -141,6 +141,7 @@ export const LlamaFileType = {
   MOSTLY_F16: 1,
   MOSTLY_Q4_0: 2,
   MOSTLY_Q8_0: 7,
+  MOSTLY_Q4_K_S: 14,
 } as const;
 
 /** `tokenizer.ggml.token_type` values (llama.h `enum llama_token_type`). */

@@ -33,6 +33,7 @@ export {
   quantizeQ4_0,
   quantizeQ8_0,
 } from "./quant.js";
+export { dequantizeQ4_K, Q4_K_BLOCK_BYTES, Q4_K_BLOCK_VALUES, quantizeQ4_K } from "./quant-k.js";
 export {
   type GgufFileInfo,
   type GgufInput,

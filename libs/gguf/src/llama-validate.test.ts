@@ -102,11 +102,16 @@ function patched(bytes: Uint8Array, edit: (buffer: Buffer) => void): Buffer {
   return copy;
 }
 
-const patchU32 = (at: (b: Buffer) => number, value: number) =>
-  patched(valid, (b) => b.writeUInt32LE(value, at(b)));
+const patchU32 = (at: (b: Buffer) => number, value: number, bytes: Uint8Array = valid) =>
+  patched(bytes, (b) => b.writeUInt32LE(value, at(b)));
 // A 2-D tensor's info after its name: n_dims (4), ne (2 x 8), type (4), offset (8).
 const tensorType = (name: string) => (b: Buffer) => afterString(b, name) + 4 + 16;
 const tensorOffset = (name: string) => (b: Buffer) => afterString(b, name) + 4 + 16 + 4;
+
+// Q4_K matrices (rows of 256), except ffn_down (rows of 320, Q8_0) and output.weight (Q8_0).
+const q4k = encodeGguf(
+  buildTinyLlama({ embeddingLength: 256, feedForwardLength: 320, headCount: 4, tensorType: "q4_k" }),
+);
 
 type Case = readonly [string, () => Uint8Array, GgufErrorReason, RegExp];
 
@@ -171,6 +176,25 @@ const cases: readonly Case[] = [
     () => patchU32(tensorType("blk.0.attn_q.weight"), GgmlType.Q4_K),
     "bad_tensor_info",
     /block size 256/,
+  ],
+  [
+    // 256 x 256 values are 36,864 bytes of Q4_K but 69,632 of Q8_0, so the next tensor overlaps.
+    "a Q4_K tensor declared as Q8_0",
+    () => patchU32(tensorType("blk.0.attn_q.weight"), GgmlType.Q8_0, q4k),
+    "bad_tensor_info",
+    /blk\.0\.attn_k\.weight.*offset/,
+  ],
+  [
+    "a Q8_0 tensor with rows of 320 declared as Q4_K",
+    () => patchU32(tensorType("blk.1.ffn_down.weight"), GgmlType.Q4_K, q4k),
+    "bad_tensor_info",
+    /blk\.1\.ffn_down\.weight.*320.*Q4_K block size 256/,
+  ],
+  [
+    "truncated Q4_K data",
+    () => q4k.subarray(0, q4k.length - 144),
+    "truncated_tensor_data",
+    /blk\.1\.ffn_up\.weight/,
   ],
   [
     "five dimensions",
@@ -382,6 +406,7 @@ describe("validateLlamaGguf", () => {
     ["with per-block FFN sizes", () => withKey("llama.feed_forward_length", kv.uint32Array([64, 64]))],
     ["with fused QKV projections", fusedQkv],
     ["with mixture-of-experts FFNs", () => experts(2)],
+    ["with Q4_K matrices", () => q4k],
   ])("accepts a model %s", async (_, bytes) => {
     await expect(validateLlamaGguf(bytes())).resolves.toMatchObject({ llama: { blockCount: 2 } });
   });

@@ -163,4 +163,8 @@ describe("encodeTensorData", () => {
   ] as const)("encodes 64 values as %s in %p bytes", (type, bytes) => {
     expect(encodeTensorData(new Float32Array(64).fill(0.25), type).length).toBe(bytes);
   });
+
+  test("encodes 512 values as Q4_K in two 144-byte blocks", () => {
+    expect(encodeTensorData(new Float32Array(512).fill(0.25), "Q4_K").length).toBe(2 * 144);
+  });
 });

@@ -1,4 +1,5 @@
 import { float16BitsToFloat32, float32ToFloat16, float32ToFloat16Bits } from "./float16.js";
+import { quantizeQ4_K } from "./quant-k.js";
 
 // Module-level bindings keep the hot loops fast where global lookups are slow (vm contexts, e.g. jest).
 const { abs, fround, max, min, round, sign, trunc } = Math;
@@ -114,13 +115,14 @@ export function float32ToBytes(values: Float32Array): Uint8Array {
 }
 
 /** Tensor types this library can produce from float32 values. */
-export type EncodableTensorType = "F32" | "F16" | "Q8_0" | "Q4_0";
+export type EncodableTensorType = "F32" | "F16" | "Q8_0" | "Q4_0" | "Q4_K";
 
 const encoders: Record<EncodableTensorType, (values: Float32Array) => Uint8Array> = {
   F32: float32ToBytes,
   F16: float32ToFloat16,
   Q8_0: quantizeQ8_0,
   Q4_0: quantizeQ4_0,
+  Q4_K: quantizeQ4_K,
 };
 
 /** Raw tensor data of the given type for `values` (row-major, rows of ne[0] values). */

@@ -5,6 +5,7 @@ import path from "node:path";
 import { GgmlType, LlamaFileType } from "./constants.js";
 import { validateLlamaGguf } from "./llama-validate.js";
 import { quantizeQ4_0, quantizeQ8_0 } from "./quant.js";
+import { quantizeQ4_K } from "./quant-k.js";
 import { readTensorData } from "./reader.js";
 import { BENCH_LLAMA_OPTIONS, buildTinyLlama, ensureTinyModel, TinyLlamaOptionsError } from "./tiny-llama.js";
 import { encodeGguf } from "./writer.js";
@@ -81,6 +82,8 @@ describe("buildTinyLlama", () => {
     ["f16", GgmlType.F16, GgmlType.F16, 1],
     ["q8_0", GgmlType.Q8_0, GgmlType.Q8_0, 7],
     ["q4_0", GgmlType.Q4_0, GgmlType.Q8_0, 2],
+    // The default model's rows (64 and 128) are no multiple of 256, so every matrix falls back.
+    ["q4_k", GgmlType.Q8_0, GgmlType.Q8_0, 14],
   ] as const)(
     "stores %s matrices as type %p (output.weight %p), norms as F32, with a matching file_type",
     (tensorType, type, outputType, fileType) => {
@@ -110,6 +113,39 @@ describe("buildTinyLlama", () => {
     expect(Buffer.from(output).equals(quantizeQ8_0(weights("output.weight")))).toBe(true);
   });
 
+  test("stores q4_k matrices as Q4_K where rows are a multiple of 256, else as Q8_0", async () => {
+    const model = buildTinyLlama({ tensorType: "q4_k", embeddingLength: 256, feedForwardLength: 320 });
+    const types = Object.fromEntries(model.tensors.map((t) => [t.name, t.type]));
+    expect(types).toMatchObject({
+      "token_embd.weight": GgmlType.Q4_K,
+      "output_norm.weight": GgmlType.F32,
+      "output.weight": GgmlType.Q8_0,
+      "blk.1.attn_norm.weight": GgmlType.F32,
+      "blk.1.attn_q.weight": GgmlType.Q4_K,
+      "blk.1.attn_k.weight": GgmlType.Q4_K,
+      "blk.1.attn_v.weight": GgmlType.Q4_K,
+      "blk.1.attn_output.weight": GgmlType.Q4_K,
+      "blk.1.ffn_gate.weight": GgmlType.Q4_K,
+      "blk.1.ffn_up.weight": GgmlType.Q4_K,
+      "blk.1.ffn_down.weight": GgmlType.Q8_0, // rows of 320
+    });
+
+    const bytes = encodeGguf(model);
+    const info = await validateLlamaGguf(bytes);
+    expect(info.llama.fileType).toBe(LlamaFileType.MOSTLY_Q4_K_S);
+    expect(info.tensors.find((t) => t.name === "blk.0.ffn_gate.weight")).toMatchObject({
+      typeName: "Q4_K",
+      byteSize: (256 * 320 * 144) / 256,
+    });
+    const f32 = buildTinyLlama({ tensorType: "f32", embeddingLength: 256, feedForwardLength: 320 });
+    const weights = (name: string) =>
+      new Float32Array(f32.tensors.find((t) => t.name === name)!.data.slice().buffer);
+    const gate = await readTensorData(bytes, info, "blk.0.ffn_gate.weight");
+    expect(Buffer.from(gate).equals(quantizeQ4_K(weights("blk.0.ffn_gate.weight")))).toBe(true);
+    const down = await readTensorData(bytes, info, "blk.0.ffn_down.weight");
+    expect(Buffer.from(down).equals(quantizeQ8_0(weights("blk.0.ffn_down.weight")))).toBe(true);
+  });
+
   test("is deterministic per seed", () => {
     const once = encodeGguf(buildTinyLlama({ seed: 7 }));
     expect(encodeGguf(buildTinyLlama({ seed: 7 })).equals(once)).toBe(true);
@@ -131,6 +167,20 @@ describe("buildTinyLlama", () => {
     expect(info.llama).toMatchObject({ blockCount: 8, embeddingLength: 512, headDim: 64 });
   }, 30_000);
 
+  test("builds the q4_k benchmark model in seconds, all Q4_K and the size of the q4_0 one", async () => {
+    const started = performance.now();
+    const bytes = encodeGguf(buildTinyLlama({ ...BENCH_LLAMA_OPTIONS, tensorType: "q4_k" }));
+    // The Q4_K search costs about three times Q8_0's rounding (some 4 s here).
+    expect(performance.now() - started).toBeLessThan(20_000);
+    const info = await validateLlamaGguf(bytes);
+    const count = (typeName: string) => info.tensors.filter((t) => t.typeName === typeName).length;
+    // 7 matrices in each of 8 blocks, plus token_embd; output.weight is Q8_0; 2 norms a block, plus 1.
+    expect([count("Q4_K"), count("Q8_0"), count("F32")]).toEqual([57, 1, 17]);
+    // Q4_K and Q4_0 both spend 144 bytes on 256 weights.
+    const q4_0 = encodeGguf(buildTinyLlama({ ...BENCH_LLAMA_OPTIONS, tensorType: "q4_0" }));
+    expect(bytes.length).toBe(q4_0.length);
+  }, 60_000);
+
   test.each([
     [{ embeddingLength: 0 }, /embeddingLength/],
     [{ blockCount: 1.5 }, /blockCount/],
@@ -140,7 +190,8 @@ describe("buildTinyLlama", () => {
     [{ headCountKv: 3 }, /headCountKv/],
     [{ tensorType: "q8_0", feedForwardLength: 100 }, /multiples of 32/],
     [{ tensorType: "q4_0", embeddingLength: 48, headCount: 4 }, /multiples of 32/],
-    [{ tensorType: "q5_0" }, /tensorType/],
+    [{ tensorType: "q4_k", embeddingLength: 272, headCount: 4 }, /multiples of 32/],
+    [{ tensorType: "q5_0" }, /tensorType must be one of f32, f16, q8_0, q4_0, q4_k/],
     [{ rmsEps: 0 }, /rmsEps/],
   ])("rejects options %p", (options, message) => {
     expect(() => buildTinyLlama(options as never)).toThrow(TinyLlamaOptionsError);

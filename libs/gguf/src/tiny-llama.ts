@@ -12,7 +12,7 @@ import { fillGaussian, hashString, mulberry32 } from "./random.js";
 import { buildSpmVocab, type LlamaVocab } from "./vocab.js";
 import { type GgufFileInput, type GgufTensorInput, writeGgufFile } from "./writer.js";
 
-export type TinyLlamaTensorType = "f32" | "f16" | "q8_0" | "q4_0";
+export type TinyLlamaTensorType = "f32" | "f16" | "q8_0" | "q4_0" | "q4_k";
 
 export interface TinyLlamaOptions {
   /** uint32; the same options and seed always give the same bytes. */
@@ -25,7 +25,10 @@ export interface TinyLlamaOptions {
   readonly headCountKv?: number;
   readonly contextLength?: number;
   readonly rmsEps?: number;
-  /** Type of the 2-D weight matrices (q4_0 keeps output.weight at Q8_0); norms stay F32. */
+  /**
+   * Type of the 2-D weight matrices (q4_0 and q4_k keep output.weight at Q8_0; q4_k stores rows that
+   * are not a multiple of 256 as Q8_0); norms stay F32.
+   */
   readonly tensorType?: TinyLlamaTensorType;
   readonly name?: string;
 }
@@ -65,6 +68,8 @@ export class TinyLlamaOptionsError extends RangeError {
 
 interface TensorTypePlan {
   readonly matrices: EncodableTensorType;
+  /** For matrices whose rows are not a multiple of the `matrices` block size. */
+  readonly fallback?: EncodableTensorType;
   readonly output: EncodableTensorType;
   readonly fileType: number;
 }
@@ -74,9 +79,17 @@ const tensorTypes: Record<TinyLlamaTensorType, TensorTypePlan> = {
   f16: { matrices: "F16", output: "F16", fileType: LlamaFileType.MOSTLY_F16 },
   q8_0: { matrices: "Q8_0", output: "Q8_0", fileType: LlamaFileType.MOSTLY_Q8_0 },
   // llama.cpp's quantizer gives a Q4_0 file's output.weight Q6_K, or Q8_0 where rows are not a
-  // multiple of 256 (as in the default 64-wide model). This library writes no K-quants, so
+  // multiple of 256 (as in the default 64-wide model). This library writes no Q6_K, so
   // output.weight always takes that Q8_0 fallback; the logits come straight from this matrix.
   q4_0: { matrices: "Q4_0", output: "Q8_0", fileType: LlamaFileType.MOSTLY_Q4_0 },
+  // Q4_K for every matrix with rows a multiple of 256, token_embd included, as llama.cpp's Q4_K_S and
+  // Q4_K_M do. For other rows llama.cpp falls back to Q5_0, which this library does not write; Q8_0 is
+  // the type here that is no less precise. output.weight is Q8_0 for the same reason as in q4_0.
+  // The file type is Q4_K_S: that preset only adds Q5_K to attn_v in blocks 0-3 and to ffn_down in
+  // the first eighth of the blocks, where Q4_K_M gives Q6_K to about half of all attn_v and ffn_down.
+  // Like llama.cpp, the file type names the preset even when every row falls back (as in the default
+  // 64-wide model).
+  q4_k: { matrices: "Q4_K", fallback: "Q8_0", output: "Q8_0", fileType: LlamaFileType.MOSTLY_Q4_K_S },
 };
 
 // Logit spread of the random output layer: wide enough that sampling at temperature 1
@@ -141,7 +154,10 @@ const OPTION_RULES: ReadonlyArray<readonly [(o: ResolvedTinyLlamaOptions) => boo
   ],
   [(o) => o.blockCount <= 512, "blockCount must be at most 512 (llama.cpp's limit)"],
   [(o) => o.rmsEps > 0 && Number.isFinite(o.rmsEps), "rmsEps must be a positive number"],
-  [(o) => Object.hasOwn(tensorTypes, o.tensorType), "tensorType must be one of f32, f16, q8_0, q4_0"],
+  [
+    (o) => Object.hasOwn(tensorTypes, o.tensorType),
+    `tensorType must be one of ${Object.keys(tensorTypes).join(", ")}`,
+  ],
   [(o) => o.embeddingLength % o.headCount === 0, "embeddingLength must be a multiple of headCount"],
   [
     (o) => (o.embeddingLength / o.headCount) % 2 === 0,
@@ -150,13 +166,18 @@ const OPTION_RULES: ReadonlyArray<readonly [(o: ResolvedTinyLlamaOptions) => boo
   [(o) => o.headCount % o.headCountKv === 0, "headCount must be a multiple of headCountKv"],
   [
     (o) => o.embeddingLength % rowBlock(o) === 0 && o.feedForwardLength % rowBlock(o) === 0,
-    "q8_0 and q4_0 need embeddingLength and feedForwardLength to be multiples of 32",
+    "q8_0, q4_0 and q4_k need embeddingLength and feedForwardLength to be multiples of 32",
   ],
 ];
 
-/** Values per block of the matrix type: every weight row is embeddingLength or feedForwardLength long. */
+/** Values per block every weight row (embeddingLength or feedForwardLength long) must be a multiple of. */
 function rowBlock(o: ResolvedTinyLlamaOptions): number {
-  return ggmlTypeInfo(GgmlType[tensorTypes[o.tensorType].matrices])!.blockSize;
+  const plan = tensorTypes[o.tensorType];
+  return blockSize(plan.fallback ?? plan.matrices);
+}
+
+function blockSize(type: EncodableTensorType): number {
+  return ggmlTypeInfo(GgmlType[type])!.blockSize;
 }
 
 function checkOptions(o: ResolvedTinyLlamaOptions): void {
@@ -231,9 +252,14 @@ function tinyTensor({ name, shape }: TensorShape, o: ResolvedTinyLlamaOptions): 
   const values = new Float32Array(rowLength * rows);
   fillGaussian(values, mulberry32(hashString(name, o.seed)), weightDeviation(name, rowLength));
   if (name === "output.weight") silenceNonWordTokens(values, rowLength, o.vocab);
-  const plan = tensorTypes[o.tensorType];
-  const type = name === "output.weight" ? plan.output : plan.matrices;
+  const type = matrixType(name, rowLength, tensorTypes[o.tensorType]);
   return { name, shape, type: GgmlType[type], data: encodeTensorData(values, type) };
+}
+
+function matrixType(name: string, rowLength: number, plan: TensorTypePlan): EncodableTensorType {
+  if (name === "output.weight") return plan.output;
+  if (plan.fallback && rowLength % blockSize(plan.matrices) !== 0) return plan.fallback;
+  return plan.matrices;
 }
 
 function weightDeviation(name: string, inputs: number): number {

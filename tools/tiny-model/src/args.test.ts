@@ -26,9 +26,15 @@ describe("parseTinyModelArgs", () => {
   });
 
   test("accepts every weight type", () => {
-    for (const type of ["f32", "f16", "q8_0", "q4_0"]) {
+    for (const type of ["f32", "f16", "q8_0", "q4_0", "q4_k"]) {
       expect(parseTinyModelArgs(["--type", type])).toMatchObject({ options: { tensorType: type } });
     }
+  });
+
+  test("builds the benchmark preset with Q4_K matrices", () => {
+    expect(parseTinyModelArgs(["--preset", "bench", "--type", "q4_k"])).toMatchObject({
+      options: { ...BENCH_LLAMA_OPTIONS, tensorType: "q4_k" },
+    });
   });
 
   test("uses --heads for the KV heads unless --kv-heads is given", () => {
@@ -54,6 +60,8 @@ describe("parseTinyModelArgs", () => {
     [["--embd", "100", "--heads", "3"], /multiple of headCount/],
     [["--type", "q8_0", "--ff", "100"], /multiples of 32/],
     [["--type", "q4_0", "--embd", "80", "--heads", "4"], /multiples of 32/],
+    [["--type", "q4_k", "--ff", "272"], /multiples of 32/],
+    [["--type", "q4_K"], /--type must be one of f32, f16, q8_0, q4_0, q4_k/],
     [["--seed", "4294967296"], /seed/],
     [["--bogus"], /bogus/],
     [["extra"], /extra/],

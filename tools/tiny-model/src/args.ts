@@ -14,8 +14,9 @@ export const USAGE = `Usage: pnpm model:tiny [options]
 Writes a LLaMA GGUF with seeded random weights (it generates gibberish words).
 
   --out <path>      output file (default ${DEFAULT_OUT})
-  --type <type>     f32 | f16 | q8_0 | q4_0 for the weight matrices (default f16;
-                    q4_0 keeps the output matrix at q8_0)
+  --type <type>     f32 | f16 | q8_0 | q4_0 | q4_k for the weight matrices (default
+                    f16; q4_0 and q4_k keep the output matrix at q8_0, and q4_k
+                    stores rows that are not a multiple of 256 as q8_0)
   --preset <name>   tiny (2 layers x 64, default) | bench (8 layers x 512)
   --seed <n>        PRNG seed, 0 to 2^32-1 (default 42); same seed, same bytes
   --layers <n>      block count
@@ -36,7 +37,7 @@ export class UsageError extends Error {
 export type TinyModelCommand = { help: true } | { help: false; out: string; options: TinyLlamaOptions };
 
 const PRESETS: Record<string, TinyLlamaOptions> = { tiny: {}, bench: BENCH_LLAMA_OPTIONS };
-const TYPES: readonly TinyLlamaTensorType[] = ["f32", "f16", "q8_0", "q4_0"];
+const TYPES: readonly TinyLlamaTensorType[] = ["f32", "f16", "q8_0", "q4_0", "q4_k"];
 
 const INTEGER_FLAGS = {
   seed: "seed",
