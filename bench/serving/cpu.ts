@@ -29,7 +29,8 @@ async function processCpu(pid: number | undefined): Promise<number> {
 }
 
 export interface ServicePids {
-  serving: number | undefined;
+  /** The serving process and its engine processes. */
+  serving: (number | undefined)[];
   gateway: number | undefined;
   others: (number | undefined)[];
 }
@@ -37,12 +38,11 @@ export interface ServicePids {
 /** CPU seconds used so far by each group of processes. */
 export async function cpuSnapshot(pids: ServicePids): Promise<CpuSeconds> {
   const own = process.cpuUsage();
-  const [serving, gateway, ...others] = await Promise.all(
-    [pids.serving, pids.gateway, ...pids.others].map(processCpu),
-  );
+  const [gateway, ...others] = await Promise.all([pids.gateway, ...pids.others].map(processCpu));
+  const serving = await Promise.all(pids.serving.map(processCpu));
   return {
     bench: (own.user + own.system) / 1e6,
-    serving: serving ?? Number.NaN,
+    serving: serving.length ? serving.reduce((a, b) => a + b, 0) : Number.NaN,
     gateway: gateway ?? Number.NaN,
     others: others.reduce((a, b) => a + b, 0),
   };

@@ -24,6 +24,8 @@ export class GrpcDriver implements Driver {
       maxTokens: this.workload.maxTokens,
       temperature: 0,
       stop: [],
+      responseFormat: undefined,
+      cache: serving.CacheMode.CACHE_MODE_BYPASS,
       keyId: "bench",
       requestId: randomUUID(),
     };

@@ -36,10 +36,10 @@ const run = promisify(execFile);
 /** Sets the CPU affinity of every thread of each process (Linux, util-linux `taskset`). */
 export async function pinProcesses(
   plan: PinPlan,
-  pids: { serving: number | undefined; rest: (number | undefined)[] },
+  pids: { serving: (number | undefined)[]; rest: (number | undefined)[] },
 ): Promise<void> {
   const jobs: [string, number | undefined][] = [
-    [plan.serving, pids.serving],
+    ...pids.serving.map((pid): [string, number | undefined] => [plan.serving, pid]),
     ...pids.rest.map((pid): [string, number | undefined] => [plan.rest, pid]),
   ];
   for (const [cpus, pid] of jobs) {

@@ -64,8 +64,8 @@ export class RawDriver implements Driver {
       });
       return { ttftMs: timer.ttftMs(), tokens: sequence.tokenMeter.usedOutputTokens - before };
     } finally {
+      // Like serving, a sequence keeps its tokens, so a prompt it already holds is not evaluated again.
       completion.dispose({ disposeSequence: false });
-      await sequence.clearHistory();
       this.idle.push(sequence);
     }
   }

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -35,10 +36,22 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-function servicePids(platform: Platform) {
+/** Direct children of a process (Linux /proc); serving runs each model's engine in one. */
+async function childPids(pid: number | undefined): Promise<number[]> {
+  if (pid === undefined) return [];
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, "utf8").catch(() => "");
+  return text.split(/\s+/).filter(Boolean).map(Number);
+}
+
+async function servicePids(platform: Platform) {
   const pid = (name: string) => platform.supervisor.pid(name);
   const others = SERVICE_NAMES.filter((n) => n !== "serving" && n !== "gateway");
-  return { serving: pid("serving"), gateway: pid("gateway"), others: others.map(pid) };
+  const serving = pid("serving");
+  return {
+    serving: [serving, ...(await childPids(serving))],
+    gateway: pid("gateway"),
+    others: others.map(pid),
+  };
 }
 
 /** The platform on the bench model plus one driver per path, all with the same engine settings. */
@@ -50,6 +63,8 @@ export async function startRig(o: BenchOptions, modelPath: string, workload: Wor
       LLAMA_THREADS: String(o.threads),
       LLAMA_SEQUENCES: String(o.sequences),
       LLAMA_CONTEXT_SIZE: String(o.contextSize),
+      // Every request of the workload is the same greedy one: measure decoding, not the cache.
+      RESPONSE_CACHE: "false",
     },
   });
   const started: Driver[] = [];
@@ -64,7 +79,7 @@ export async function startRig(o: BenchOptions, modelPath: string, workload: Wor
     started.push(grpc);
     const gateway = new GatewayDriver(platform.gatewayUrl, platform.adminKey, platform.modelId, workload);
     started.push(gateway);
-    const pids = servicePids(platform);
+    const pids = await servicePids(platform);
     if (pins) {
       await pinProcesses(pins, { serving: pids.serving, rest: [pids.gateway, ...pids.others, process.pid] });
     }

@@ -96,7 +96,7 @@ function isNotFound(err: unknown): boolean {
 export async function publish<S extends z.ZodType>(
   bus: Bus,
   def: SubjectDef<S>,
-  data: z.infer<S>,
+  data: z.input<S>,
   opts: { msgId: string },
 ): Promise<void> {
   const payload = def.schema.parse(data);

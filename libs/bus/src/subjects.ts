@@ -25,6 +25,10 @@ export const usageEvent = z.object({
   requestId: z.string(),
   promptTokens: z.number().int().nonnegative(),
   completionTokens: z.number().int().nonnegative(),
+  /** Prompt tokens reused from an earlier evaluation (prefix reuse). */
+  cachedTokens: z.number().int().nonnegative().default(0),
+  /** Answered from the response cache without running the model. */
+  cacheHit: z.boolean().default(false),
   latencyMs: z.number().nonnegative(),
   status: z.enum(["ok", "error", "cancelled"]),
   finishedAt: z.string(),

@@ -45,6 +45,8 @@ function usage(overrides: Partial<UsageEvent> = {}): UsageEvent {
     requestId: randomUUID(),
     promptTokens: 7,
     completionTokens: 3,
+    cachedTokens: 0,
+    cacheHit: false,
     latencyMs: 12.5,
     status: "ok",
     finishedAt: new Date().toISOString(),

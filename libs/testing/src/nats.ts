@@ -9,14 +9,15 @@ export function testNamespace(): string {
   return `t${randomBytes(5).toString("hex")}`;
 }
 
-/** Deletes every stream of a namespace. */
+/** Deletes every stream of a namespace, KV buckets' (`KV_<NS>_…`) included. */
 export async function deleteNamespace(url: string, namespace: string): Promise<void> {
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
     const prefix = `${namespace.toUpperCase()}_`;
     for await (const s of jsm.streams.list()) {
-      if (s.config.name.startsWith(prefix)) await jsm.streams.delete(s.config.name);
+      const name = s.config.name;
+      if (name.startsWith(prefix) || name.startsWith(`KV_${prefix}`)) await jsm.streams.delete(name);
     }
   } finally {
     await nc.close();

@@ -56,11 +56,11 @@ describe("OpenAI-compatible API through the official SDK", () => {
       temperature: 0,
     };
     const whole = await client.chat.completions.create(body);
-    const stream = await client.chat.completions.create({
-      ...body,
-      stream: true,
-      stream_options: { include_usage: true },
-    });
+    // Past the response cache, so the stream is generated again rather than replayed.
+    const stream = await client.chat.completions.create(
+      { ...body, stream: true, stream_options: { include_usage: true } },
+      { headers: { "cache-control": "no-cache" } },
+    );
     let text = "";
     let finish: string | null | undefined;
     let usage: OpenAI.CompletionUsage | undefined | null;

@@ -87,4 +87,29 @@ describe("gateway app", () => {
     expect(res.statusCode).toBe(413);
     expect(res.json().error.type).toBe("invalid_request_error");
   });
+
+  it.each([
+    ["", "invalid_request_error"],
+    ["{not json", "invalid_request_error"],
+  ])("answers a JSON body %j that is empty or malformed with a 400, not a crash", async (payload, type) => {
+    const res = await call({
+      method: "POST",
+      url: "/v1/chat/completions",
+      headers: { ...auth, "content-type": "application/json" },
+      payload: payload || " ",
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.type).toBe(type);
+  });
+
+  it("refuses unknown fields when loading a model, before calling serving", async () => {
+    const res = await call({
+      method: "POST",
+      url: "/v1/admin/models",
+      headers: { ...auth, "content-type": "application/json" },
+      payload: JSON.stringify({ id: "m", path: "/m.gguf", colour: "red" }),
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ type: "invalid_request_error" });
+  });
 });

@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Upstreams } from "./clients.js";
 import type { Principal } from "./http/auth.js";
 import { toHttpError } from "./http/errors.js";
+import { adminModelRoutes } from "./routes/admin-models.js";
 import { openaiRoutes } from "./routes/openai.js";
 import { platformRoutes } from "./routes/platform.js";
 
@@ -51,6 +52,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     { parseAs: "string" },
     (_r, body, done) => done(null, body),
   );
+  // Clients send `content-type: application/json` on bodiless requests (DELETE) too: an empty body
+  // is no body, anything else must be JSON.
+  const jsonParser = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") done(null, undefined);
+    else jsonParser(request, body.toString(), done);
+  });
   app.decorateRequest("principal", null as unknown as Principal);
   // Continue the caller's trace (W3C traceparent) or start one: the rest of the request, its logs and
   // its upstream calls run inside it.
@@ -78,6 +86,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     });
   });
   openaiRoutes(app, deps);
+  adminModelRoutes(app, deps);
   platformRoutes(app, { ...deps, reasoningTimeoutMs: deps.generationTimeoutMs });
   return app;
 }

@@ -24,6 +24,8 @@ export class ServingLlm implements Llm {
       maxTokens: opts.maxTokens,
       temperature: 0,
       stop: [],
+      responseFormat: undefined,
+      cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED,
       keyId: opts.keyId,
       requestId: opts.requestId,
     };

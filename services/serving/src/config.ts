@@ -1,26 +1,56 @@
-import { baseEnv, natsEnv, port } from "@sloughgpt/runtime";
+import { baseEnv, boolish, natsEnv, port } from "@sloughgpt/runtime";
 import { z } from "zod";
 
-export const configSchema = z.object({
-  ...baseEnv,
-  ...natsEnv,
-  GRPC_PORT: port(50051),
-  /** GGUF file to serve. The launcher generates the tiny model when none is given. */
-  MODEL_PATH: z.string().min(1),
-  /** Id the model is listed and requested under. */
-  MODEL_ID: z.string().min(1).default("tiny-llama"),
-  /** Decode threads; on small machines 1 per core in use is far faster than oversubscribing. */
-  LLAMA_THREADS: z.coerce.number().int().min(1).max(256).default(1),
-  /** Parallel sequences in one context: how many requests decode at once. */
-  LLAMA_SEQUENCES: z.coerce.number().int().min(1).max(256).default(4),
-  /** Tokens per sequence; 0 uses the model's trained context length. */
-  LLAMA_CONTEXT_SIZE: z.coerce.number().int().min(0).default(0),
-  /** Layers offloaded to a GPU when one is present (CUDA build). */
-  LLAMA_GPU_LAYERS: z.coerce.number().int().min(0).default(0),
-  /** "false" runs on the CPU; "auto"/"cuda" use a GPU build when installed. */
-  LLAMA_GPU: z.enum(["false", "auto", "cuda", "vulkan"]).default("false"),
-  /** Requests waiting for a free sequence; beyond it new requests fail fast with RESOURCE_EXHAUSTED. */
-  MAX_QUEUE: z.coerce.number().int().min(0).default(64),
-});
+export const configSchema = z
+  .object({
+    ...baseEnv,
+    ...natsEnv,
+    GRPC_PORT: port(50051),
+    /** Registry file (YAML or JSON, `{models: [...]}`, docs/serving.md). */
+    MODELS_CONFIG: z.string().min(1).optional(),
+    /** A single GGUF file to serve, next to or instead of the registry file. */
+    MODEL_PATH: z.string().min(1).optional(),
+    /** Id the MODEL_PATH model is listed and requested under. */
+    MODEL_ID: z.string().min(1).default("tiny-llama"),
+    /** Decode threads; on small machines 1 per core in use is far faster than oversubscribing. */
+    LLAMA_THREADS: z.coerce.number().int().min(1).max(256).default(1),
+    /** Parallel sequences in one context: how many requests decode at once. */
+    LLAMA_SEQUENCES: z.coerce.number().int().min(1).max(256).default(4),
+    /** Tokens per sequence; 0 uses the model's trained context length. */
+    LLAMA_CONTEXT_SIZE: z.coerce.number().int().min(0).default(0),
+    /** Layers offloaded to a GPU when one is present (CUDA build). */
+    LLAMA_GPU_LAYERS: z.coerce.number().int().min(0).default(0),
+    /** "false" runs on the CPU; "auto"/"cuda" use a GPU build when installed. */
+    LLAMA_GPU: z.enum(["false", "auto", "cuda", "vulkan"]).default("false"),
+    /** Requests waiting for a free sequence; beyond it new requests fail fast with RESOURCE_EXHAUSTED. */
+    MAX_QUEUE: z.coerce.number().int().min(0).default(64),
+    /** Idle seconds before the MODEL_PATH model unloads (0: never). */
+    MODEL_IDLE_UNLOAD_SECONDS: z.coerce.number().int().min(0).default(0),
+    /**
+     * "process" runs each llama.cpp model in its own process, so an engine abort fails only its
+     * requests; "inline" runs it in the service process (one process less, no isolation).
+     */
+    ENGINE_ISOLATION: z.enum(["process", "inline"]).default("process"),
+    /** Answer repeated deterministic (temperature 0) requests from the response cache. */
+    RESPONSE_CACHE: boolish(true),
+    RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).default(600),
+    RESPONSE_CACHE_MAX_ENTRIES: z.coerce.number().int().min(1).default(10_000),
+    RESPONSE_CACHE_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024 * 1024),
+    /** Share entries between replicas through a NATS JetStream KV bucket. */
+    RESPONSE_CACHE_SHARED: boolish(true),
+    RESPONSE_CACHE_SHARED_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(256 * 1024 * 1024),
+  })
+  .refine((c) => c.MODELS_CONFIG || c.MODEL_PATH, {
+    message: "set MODEL_PATH (one GGUF file) or MODELS_CONFIG (a registry file)",
+    path: ["MODEL_PATH"],
+  });
 
 export type Config = z.infer<typeof configSchema>;

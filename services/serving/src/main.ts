@@ -1,9 +1,12 @@
 import { connectBus, ensureStreams } from "@sloughgpt/bus";
 import { serving } from "@sloughgpt/proto";
 import { createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
+import { ResponseCache } from "./cache/index.js";
 import { configSchema } from "./config.js";
-import { LlamaEngine } from "./engine/llama-engine.js";
 import { servingMetrics } from "./metrics.js";
+import { backendFactory } from "./registry/factory.js";
+import { declaredModels } from "./registry/load.js";
+import { ModelRegistry } from "./registry/registry.js";
 import { servingHandlers } from "./server.js";
 
 const config = loadConfig(configSchema, process.env);
@@ -20,26 +23,37 @@ await runMain(logger, async (host) => {
   host.defer("nats", () => bus.close());
   await ensureStreams(bus, ["USAGE"]);
 
-  const engine = await LlamaEngine.load({
-    modelPath: config.MODEL_PATH,
-    modelId: config.MODEL_ID,
-    threads: config.LLAMA_THREADS,
-    sequences: config.LLAMA_SEQUENCES,
-    contextSize: config.LLAMA_CONTEXT_SIZE,
-    gpu: config.LLAMA_GPU,
-    gpuLayers: config.LLAMA_GPU_LAYERS,
-    maxQueue: config.MAX_QUEUE,
-    logger: logger.child({ component: "engine" }),
-  });
-  host.defer("engine", () => engine.close());
+  let m: ReturnType<typeof servingMetrics> | undefined;
+  const registry = new ModelRegistry(
+    await declaredModels(config, process.env),
+    backendFactory({
+      isolation: config.ENGINE_ISOLATION,
+      gpu: config.LLAMA_GPU,
+      logger,
+      onCrash: (model) => m?.engineRestarts.inc({ model }),
+    }),
+    logger.child({ component: "registry" }),
+    {
+      onLoaded: (model, seconds) => m?.modelLoad.observe({ model }, seconds),
+    },
+  );
+  m = servingMetrics(metrics, registry);
+  host.defer("models", () => registry.close());
+  await registry.start();
 
-  const handlers = servingHandlers({
-    engine,
-    bus,
-    logger,
-    metrics,
-    serving: servingMetrics(metrics, engine),
-  });
+  const cache = config.RESPONSE_CACHE
+    ? await ResponseCache.open({
+        bus: config.RESPONSE_CACHE_SHARED ? bus : undefined,
+        maxEntries: config.RESPONSE_CACHE_MAX_ENTRIES,
+        maxBytes: config.RESPONSE_CACHE_MAX_BYTES,
+        ttlSeconds: config.RESPONSE_CACHE_TTL_SECONDS,
+        sharedMaxBytes: config.RESPONSE_CACHE_SHARED_MAX_BYTES,
+        logger: logger.child({ component: "response-cache" }),
+      })
+    : undefined;
+  if (cache) host.defer("response-cache", () => cache.close());
+
+  const handlers = servingHandlers({ registry, cache, bus, logger, metrics, serving: m });
   host.defer("usage-events", () => handlers.drainUsage());
 
   await serve(host, {

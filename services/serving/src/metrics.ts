@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Metrics } from "@sloughgpt/runtime";
-import type { Engine } from "./engine/engine.js";
+import type { ModelRegistry } from "./registry/registry.js";
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const PER_TOKEN_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5];
@@ -8,25 +8,72 @@ const PER_TOKEN_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 
  * Serving's Prometheus metrics. Latency names follow the OpenTelemetry GenAI semantic conventions
  * (gen_ai.server.time_to_first_token → gen_ai_server_time_to_first_token_seconds, …).
  */
-export function servingMetrics(metrics: Metrics, engine: Engine) {
+export function servingMetrics(metrics: Metrics, registry: Pick<ModelRegistry, "usage" | "models">) {
   const registers = [metrics.registry];
   new Gauge({
     name: "sloughgpt_serving_running_sequences",
-    help: "Sequences decoding now.",
+    help: "Sequences decoding now, by model.",
+    labelNames: ["model"] as const,
     registers,
     collect() {
-      this.set(engine.running);
+      this.reset();
+      for (const u of registry.usage()) this.set({ model: u.model }, u.running);
     },
   });
   new Gauge({
     name: "sloughgpt_serving_queue_depth",
-    help: "Requests waiting for a free sequence.",
+    help: "Requests waiting for a free sequence, by model.",
+    labelNames: ["model"] as const,
     registers,
     collect() {
-      this.set(engine.queued);
+      this.reset();
+      for (const u of registry.usage()) this.set({ model: u.model }, u.queued);
+    },
+  });
+  new Gauge({
+    name: "sloughgpt_serving_models",
+    help: "Declared models by state (loading, loaded, idle, failed).",
+    labelNames: ["state"] as const,
+    registers,
+    collect() {
+      this.reset();
+      const counts: Record<string, number> = { loading: 0, loaded: 0, idle: 0, failed: 0 };
+      for (const m of registry.models()) counts[m.state] = (counts[m.state] ?? 0) + 1;
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
   return {
+    responseCache: new Counter({
+      name: "sloughgpt_serving_response_cache_requests_total",
+      help: "Response cache lookups of deterministic requests: hit (by tier) or miss.",
+      labelNames: ["model", "result", "tier"] as const,
+      registers,
+    }),
+    prefixHits: new Counter({
+      name: "sloughgpt_serving_prefix_cache_hits_total",
+      help: "Requests whose prompt reused tokens evaluated by an earlier request.",
+      labelNames: ["model"] as const,
+      registers,
+    }),
+    prefixTokens: new Counter({
+      name: "sloughgpt_serving_prefix_cache_reused_tokens_total",
+      help: "Prompt tokens not evaluated again thanks to prefix reuse.",
+      labelNames: ["model"] as const,
+      registers,
+    }),
+    modelLoad: new Histogram({
+      name: "sloughgpt_serving_model_load_seconds",
+      help: "Time to load a model, from request to ready.",
+      labelNames: ["model"] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    engineRestarts: new Counter({
+      name: "sloughgpt_serving_engine_restarts_total",
+      help: "Engine processes that died and were started again.",
+      labelNames: ["model"] as const,
+      registers,
+    }),
     requests: new Counter({
       name: "sloughgpt_serving_requests_total",
       help: "Generation and embedding requests, by model, operation and outcome.",
@@ -35,7 +82,7 @@ export function servingMetrics(metrics: Metrics, engine: Engine) {
     }),
     promptTokens: new Counter({
       name: "sloughgpt_serving_prompt_tokens_total",
-      help: "Prompt tokens evaluated.",
+      help: "Prompt tokens, including those reused from an earlier evaluation.",
       labelNames: ["model"] as const,
       registers,
     }),

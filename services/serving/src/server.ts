@@ -1,15 +1,45 @@
 import { randomUUID } from "node:crypto";
 import { type Bus, publish, subjects } from "@sloughgpt/bus";
 import { serving } from "@sloughgpt/proto";
-import { type Logger, type Metrics, serverStream, unary } from "@sloughgpt/runtime";
+import { InvalidArgumentError, type Logger, type Metrics, serverStream, unary } from "@sloughgpt/runtime";
 import { z } from "zod";
-import type { Engine, FinishReason, GenerateParams } from "./engine/engine.js";
+import { type CachedResponse, cacheKey, type ResponseCache, toCachedResponse } from "./cache/index.js";
+import type {
+  FinishReason,
+  GenerateParams,
+  GenerateResult,
+  ModelInfo,
+  ModelState,
+  ResponseFormat,
+} from "./engine/engine.js";
 import type { ServingMetrics } from "./metrics.js";
+import type { ModelRegistry } from "./registry/registry.js";
+import { type ModelSpec, parseModelSpec } from "./registry/spec.js";
 
 const chatTurn = z.object({
   role: z.enum(["system", "user", "assistant"]),
   content: z.string(),
 });
+
+const responseFormat = z
+  .object({ type: z.enum(["", "text", "json_object", "json_schema"]), jsonSchema: z.string() })
+  .optional()
+  .transform((f, ctx): ResponseFormat | undefined => {
+    if (!f || f.type === "" || f.type === "text") return undefined;
+    if (f.type === "json_object") return { type: "json_object" };
+    let schema: unknown;
+    try {
+      schema = JSON.parse(f.jsonSchema);
+    } catch {
+      ctx.addIssue({ code: "custom", path: ["jsonSchema"], message: "json_schema must be a JSON object" });
+      return z.NEVER;
+    }
+    if (!schema || typeof schema !== "object" || Array.isArray(schema)) {
+      ctx.addIssue({ code: "custom", path: ["jsonSchema"], message: "json_schema must be a JSON object" });
+      return z.NEVER;
+    }
+    return { type: "json_schema", schema };
+  });
 
 const generateRequest = z.object({
   model: z.string().min(1, "model is required"),
@@ -24,8 +54,13 @@ const generateRequest = z.object({
   maxTokens: z.number().int().min(0),
   temperature: z.number().min(0).max(2).optional(),
   topP: z.number().gt(0).max(1).optional(),
+  topK: z.number().int().min(0).optional(),
   seed: z.number().int().optional(),
+  presencePenalty: z.number().min(-2).max(2).optional(),
+  frequencyPenalty: z.number().min(-2).max(2).optional(),
+  responseFormat,
   stop: z.array(z.string().min(1)).max(4),
+  cache: z.enum(serving.CacheMode).optional(),
   keyId: z.string(),
   requestId: z.string(),
 });
@@ -40,7 +75,11 @@ export function toGenerateParams(req: z.infer<typeof generateRequest>): Generate
     maxTokens: req.maxTokens || undefined,
     temperature: req.temperature,
     topP: req.topP,
+    topK: req.topK || undefined,
     seed: req.seed,
+    presencePenalty: req.presencePenalty,
+    frequencyPenalty: req.frequencyPenalty,
+    responseFormat: req.responseFormat,
     stop: req.stop,
   };
 }
@@ -51,6 +90,13 @@ const FINISH: Record<FinishReason, serving.FinishReason> = {
   cancelled: serving.FinishReason.FINISH_REASON_CANCELLED,
 };
 
+const STATE: Record<ModelState, serving.ModelState> = {
+  loading: serving.ModelState.MODEL_STATE_LOADING,
+  loaded: serving.ModelState.MODEL_STATE_LOADED,
+  idle: serving.ModelState.MODEL_STATE_IDLE,
+  failed: serving.ModelState.MODEL_STATE_FAILED,
+};
+
 const embedRequest = z.object({
   model: z.string().min(1, "model is required"),
   input: z.array(z.string().min(1, "inputs must not be empty")).min(1, "input is required").max(2048),
@@ -58,14 +104,64 @@ const embedRequest = z.object({
   requestId: z.string(),
 });
 
+const loadModelRequest = z.object({ id: z.string().min(1, "id is required"), spec: z.unknown().optional() });
+const unloadModelRequest = z.object({ id: z.string().min(1, "id is required") });
+
+/** A proto ModelSpec as the registry's spec: proto3 zero values mean "the default". */
+export function specFromProto(id: string, s: serving.ModelSpec): ModelSpec {
+  if (s.id && s.id !== id)
+    throw new InvalidArgumentError(`spec.id (${s.id}) differs from id (${id})`, { param: "spec.id" });
+  const nz = <T>(v: T, zero: T) => (v === zero ? undefined : v);
+  const raw =
+    s.engine === "openai-compatible"
+      ? {
+          id,
+          engine: s.engine,
+          idleUnloadSeconds: nz(s.idleUnloadSeconds, 0),
+          contextSize: nz(s.contextSize, 0),
+          deployments: s.deployments.map((d) => ({
+            url: d.url,
+            apiKey: nz(d.apiKey, ""),
+            model: nz(d.model, ""),
+          })),
+        }
+      : {
+          id,
+          engine: nz(s.engine, ""),
+          path: s.path,
+          quantization: nz(s.quantization, ""),
+          contextSize: nz(s.contextSize, 0),
+          sequences: nz(s.sequences, 0),
+          threads: nz(s.threads, 0),
+          gpuLayers: nz(s.gpuLayers, 0),
+          idleUnloadSeconds: nz(s.idleUnloadSeconds, 0),
+        };
+  return parseModelSpec(JSON.parse(JSON.stringify(raw)));
+}
+
+function toProtoModel(m: ModelInfo & { state: ModelState }): serving.Model {
+  return {
+    id: m.id,
+    ownedBy: "sloughgpt",
+    createdUnix: m.createdUnix,
+    contextSize: m.contextSize,
+    quantization: m.quantization,
+    engine: m.engine,
+    state: STATE[m.state],
+    chatTemplate: m.chatTemplate,
+  };
+}
+
 export function servingHandlers(deps: {
-  engine: Engine;
+  registry: ModelRegistry;
+  cache?: ResponseCache | undefined;
   bus: Bus;
   logger: Logger;
   metrics: Metrics;
   serving: ServingMetrics;
 }) {
   const m = deps.serving;
+  const registry = deps.registry;
   const env = { logger: deps.logger, metrics: deps.metrics, service: "ServingService" };
 
   // One usage event per request, published after the response is complete so a slow NATS never
@@ -73,9 +169,10 @@ export function servingHandlers(deps: {
   const pending = new Set<Promise<void>>();
   const meter = (u: {
     req: { model: string; keyId: string; requestId: string };
-    usage: { promptTokens: number; completionTokens: number };
+    usage: { promptTokens: number; completionTokens: number; cachedTokens?: number };
     latencyMs: number;
     status: "ok" | "cancelled";
+    cacheHit?: boolean;
     logger: Logger;
   }) => {
     const id = randomUUID();
@@ -84,7 +181,10 @@ export function servingHandlers(deps: {
       model: u.req.model,
       keyId: u.req.keyId,
       requestId: u.req.requestId,
-      ...u.usage,
+      promptTokens: u.usage.promptTokens,
+      completionTokens: u.usage.completionTokens,
+      cachedTokens: u.usage.cachedTokens ?? 0,
+      cacheHit: u.cacheHit ?? false,
       latencyMs: u.latencyMs,
       status: u.status,
       finishedAt: new Date().toISOString(),
@@ -97,23 +197,88 @@ export function servingHandlers(deps: {
     void p.finally(() => pending.delete(p));
   };
 
+  /** The cache key of a deterministic request, tied to the model's file so a replaced model misses. */
+  const keyOf = (params: GenerateParams, mode: serving.CacheMode | undefined): string | undefined => {
+    if (!deps.cache || mode === serving.CacheMode.CACHE_MODE_BYPASS) return undefined;
+    const spec = registry.spec(params.model);
+    const info = registry.models().find((x) => x.id === params.model);
+    if (!spec || !info) return undefined;
+    return cacheKey({ ...params, model: JSON.stringify([spec, info.createdUnix]) });
+  };
+
+  const observeGeneration = (
+    model: string,
+    result: GenerateResult,
+    t: { started: number; firstAt: number; ended: number },
+  ) => {
+    m.requests.inc({ model, operation: "generate", status: result.finishReason });
+    m.promptTokens.inc({ model }, result.promptTokens);
+    m.generatedTokens.inc({ model }, result.completionTokens);
+    if (result.cachedTokens > 0) {
+      m.prefixHits.inc({ model });
+      m.prefixTokens.inc({ model }, result.cachedTokens);
+    }
+    m.requestDuration.observe({ model, operation: "generate" }, (t.ended - t.started) / 1000);
+    if (t.firstAt && result.completionTokens > 1) {
+      m.timePerOutputToken.observe({ model }, (t.ended - t.firstAt) / 1000 / (result.completionTokens - 1));
+    }
+  };
+
+  /** Stores a finished deterministic response; what the final message says about the cache. */
+  const remember = (key: string | undefined, text: string, result: GenerateResult): serving.CacheResult => {
+    const entry = key && deps.cache ? toCachedResponse(text, result) : undefined;
+    if (!key || !entry) return serving.CacheResult.CACHE_RESULT_SKIP;
+    deps.cache?.set(key, entry);
+    return serving.CacheResult.CACHE_RESULT_MISS;
+  };
+
+  /** Answers from the response cache: the whole text as one delta, then the stored final. */
+  const replay = async (
+    req: { model: string; keyId: string; requestId: string },
+    e: CachedResponse,
+    write: (msg: serving.GenerateResponse) => Promise<void>,
+    started: number,
+    logger: Logger,
+  ) => {
+    m.timeToFirstToken.observe({ model: req.model }, (performance.now() - started) / 1000);
+    if (e.text) await write({ event: { $case: "delta", delta: e.text } });
+    const usage = { promptTokens: e.promptTokens, completionTokens: e.completionTokens, cachedTokens: 0 };
+    const cache = serving.CacheResult.CACHE_RESULT_HIT;
+    await write({ event: { $case: "final", final: { finishReason: FINISH[e.finishReason], usage, cache } } });
+    const latencyMs = performance.now() - started;
+    m.requests.inc({ model: req.model, operation: "generate", status: e.finishReason });
+    m.requestDuration.observe({ model: req.model, operation: "generate" }, latencyMs / 1000);
+    meter({ req, usage, latencyMs, status: "ok", cacheHit: true, logger });
+  };
+
   const generate = serverStream<serving.GenerateRequest, serving.GenerateResponse>(
     env,
     "Generate",
     async (raw, write, ctx) => {
       const req = generateRequest.parse(raw);
+      const params = toGenerateParams(req);
       const started = performance.now();
+      const key = keyOf(params, req.cache);
+
+      if (key && deps.cache) {
+        const hit = await deps.cache.get(key);
+        m.responseCache.inc({ model: req.model, result: hit ? "hit" : "miss", tier: hit?.tier ?? "none" });
+        if (hit) return replay(req, hit.entry, write, started, ctx.logger);
+      }
+
       let firstAt = 0;
-      const result = await deps.engine
-        .generate(toGenerateParams(req), {
+      let text = "";
+      const result = await registry
+        .generate(params, {
           signal: ctx.signal,
-          onDelta: (text) => {
-            if (!text) return;
+          onDelta: (delta) => {
+            if (!delta) return;
             if (!firstAt) {
               firstAt = performance.now();
               m.timeToFirstToken.observe({ model: req.model }, (firstAt - started) / 1000);
             }
-            return write({ event: { $case: "delta", delta: text } });
+            if (key) text += delta;
+            return write({ event: { $case: "delta", delta } });
           },
         })
         .catch((err: unknown) => {
@@ -121,20 +286,16 @@ export function servingHandlers(deps: {
           throw err;
         });
       const ended = performance.now();
-      m.requests.inc({ model: req.model, operation: "generate", status: result.finishReason });
-      m.promptTokens.inc({ model: req.model }, result.promptTokens);
-      m.generatedTokens.inc({ model: req.model }, result.completionTokens);
-      m.requestDuration.observe({ model: req.model, operation: "generate" }, (ended - started) / 1000);
-      if (firstAt && result.completionTokens > 1) {
-        m.timePerOutputToken.observe(
-          { model: req.model },
-          (ended - firstAt) / 1000 / (result.completionTokens - 1),
-        );
-      }
-      const usage = { promptTokens: result.promptTokens, completionTokens: result.completionTokens };
+      observeGeneration(req.model, result, { started, firstAt, ended });
+      const cache = remember(key, text, result);
+      const usage = {
+        promptTokens: result.promptTokens,
+        completionTokens: result.completionTokens,
+        cachedTokens: result.cachedTokens,
+      };
       if (!ctx.signal.aborted) {
         await write({
-          event: { $case: "final", final: { finishReason: FINISH[result.finishReason], usage } },
+          event: { $case: "final", final: { finishReason: FINISH[result.finishReason], usage, cache } },
         });
       }
       meter({
@@ -151,20 +312,14 @@ export function servingHandlers(deps: {
     env,
     "ListModels",
     async () => ({
-      models: deps.engine.models().map((m) => ({
-        id: m.id,
-        ownedBy: "sloughgpt",
-        createdUnix: m.createdUnix,
-        contextSize: m.contextSize,
-        quantization: m.quantization,
-      })),
+      models: registry.models().map(toProtoModel),
     }),
   );
 
   const embed = unary<serving.EmbedRequest, serving.EmbedResponse>(env, "Embed", async (raw, ctx) => {
     const req = embedRequest.parse(raw);
     const started = performance.now();
-    const result = await deps.engine
+    const result = await registry
       .embed(req.model, req.input, { signal: ctx.signal })
       .catch((err: unknown) => {
         m.requests.inc({ model: req.model, operation: "embed", status: "error" });
@@ -182,7 +337,29 @@ export function servingHandlers(deps: {
     return { embeddings: result.vectors.map((values) => ({ values })), promptTokens: result.promptTokens };
   });
 
-  const impl: serving.ServingServiceServer = { generate, listModels, embed };
+  const loadModel = unary<serving.LoadModelRequest, serving.LoadModelResponse>(
+    env,
+    "LoadModel",
+    async (raw, ctx) => {
+      const req = loadModelRequest.parse(raw);
+      const spec = raw.spec ? specFromProto(req.id, raw.spec) : undefined;
+      ctx.logger.info({ model: req.id, engine: spec?.engine }, "Loading model on request");
+      return { model: toProtoModel(await registry.load(req.id, spec)) };
+    },
+  );
+
+  const unloadModel = unary<serving.UnloadModelRequest, serving.UnloadModelResponse>(
+    env,
+    "UnloadModel",
+    async (raw, ctx) => {
+      const req = unloadModelRequest.parse(raw);
+      ctx.logger.info({ model: req.id }, "Unloading model on request");
+      await registry.unload(req.id);
+      return {};
+    },
+  );
+
+  const impl: serving.ServingServiceServer = { generate, listModels, embed, loadModel, unloadModel };
   return { impl, drainUsage: () => Promise.allSettled([...pending]).then(() => undefined) };
 }
 

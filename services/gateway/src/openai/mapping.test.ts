@@ -1,5 +1,7 @@
 import { serving } from "@sloughgpt/proto";
 import {
+  cacheHeader,
+  cacheMode,
   chatChunk,
   chatCompletion,
   chatToGenerate,
@@ -9,7 +11,7 @@ import {
 } from "./mapping.js";
 import { chatCompletionRequest, completionRequest } from "./schemas.js";
 
-const ids = { keyId: "k1", requestId: "r1" };
+const ids = { keyId: "k1", requestId: "r1", cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED };
 
 describe("OpenAI request mapping", () => {
   it("maps a chat request to a Generate request", () => {
@@ -31,12 +33,19 @@ describe("OpenAI request mapping", () => {
       stop: "END",
       seed: 3,
       frequency_penalty: 0,
+      presence_penalty: -1.5,
+      top_k: 40,
+      response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "object" } } },
     });
     expect(chatToGenerate(req, ids)).toEqual({
       model: "m",
       maxTokens: 7,
       temperature: 0.5,
+      topK: 40,
       seed: 3,
+      frequencyPenalty: 0,
+      presencePenalty: -1.5,
+      responseFormat: { type: "json_schema", jsonSchema: '{"type":"object"}' },
       stop: ["END"],
       input: {
         $case: "chat",
@@ -47,8 +56,20 @@ describe("OpenAI request mapping", () => {
           ],
         },
       },
-      keyId: "k1",
-      requestId: "r1",
+      ...ids,
+    });
+  });
+
+  it("maps json_object and passes the cache mode", () => {
+    const req = completionRequest.parse({
+      model: "m",
+      prompt: "p",
+      response_format: { type: "json_object" },
+    });
+    const bypass = { ...ids, cache: serving.CacheMode.CACHE_MODE_BYPASS };
+    expect(completionToGenerate(req, bypass)).toMatchObject({
+      responseFormat: { type: "json_object", jsonSchema: "" },
+      cache: serving.CacheMode.CACHE_MODE_BYPASS,
     });
   });
 
@@ -58,6 +79,7 @@ describe("OpenAI request mapping", () => {
       model: "m",
       maxTokens: 0,
       stop: [],
+      responseFormat: undefined,
       input: { $case: "prompt", prompt: "once upon" },
       ...ids,
     });
@@ -70,6 +92,17 @@ describe("OpenAI request mapping", () => {
     [{ model: "m", messages: [{ role: "user", content: "x" }], n: 2 }, "n"],
     [{ model: "m", messages: [{ role: "user", content: "x" }], temperature: 3 }, "temperature"],
     [{ model: "m", messages: [{ role: "user", content: "x" }], stop: ["a", "b", "c", "d", "e"] }, "stop"],
+    [{ model: "m", messages: [{ role: "user", content: "x" }], logprobs: true }, "logprobs"],
+    [{ model: "m", messages: [{ role: "user", content: "x" }], presence_penalty: 2.5 }, "presence_penalty"],
+    [{ model: "m", messages: [{ role: "user", content: "x" }], top_k: -1 }, "top_k"],
+    [
+      { model: "m", messages: [{ role: "user", content: "x" }], response_format: { type: "yaml" } },
+      "response_format.type",
+    ],
+    [
+      { model: "m", messages: [{ role: "user", content: "x" }], response_format: { type: "json_schema" } },
+      "response_format.json_schema",
+    ],
   ])("rejects %j at %s", (body, path) => {
     const r = chatCompletionRequest.safeParse(body);
     expect(r.success).toBe(false);
@@ -83,7 +116,8 @@ describe("OpenAI response shapes", () => {
   it("builds a chat completion with usage totals", () => {
     const final = {
       finishReason: serving.FinishReason.FINISH_REASON_LENGTH,
-      usage: { promptTokens: 5, completionTokens: 3 },
+      usage: { promptTokens: 5, completionTokens: 3, cachedTokens: 2 },
+      cache: serving.CacheResult.CACHE_RESULT_MISS,
     };
     expect(chatCompletion(meta, "abc", final)).toEqual({
       id: "chatcmpl-1",
@@ -93,8 +127,24 @@ describe("OpenAI response shapes", () => {
       choices: [
         { index: 0, message: { role: "assistant", content: "abc" }, logprobs: null, finish_reason: "length" },
       ],
-      usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
+      usage: {
+        prompt_tokens: 5,
+        completion_tokens: 3,
+        total_tokens: 8,
+        prompt_tokens_details: { cached_tokens: 2 },
+      },
     });
+    expect(cacheHeader(final)).toBe("miss");
+  });
+
+  it.each([
+    [{}, serving.CacheMode.CACHE_MODE_UNSPECIFIED],
+    [{ "cache-control": "max-age=0" }, serving.CacheMode.CACHE_MODE_UNSPECIFIED],
+    [{ "cache-control": "no-cache" }, serving.CacheMode.CACHE_MODE_BYPASS],
+    [{ "cache-control": "private, no-store" }, serving.CacheMode.CACHE_MODE_BYPASS],
+    [{ "x-sloughgpt-cache": "bypass" }, serving.CacheMode.CACHE_MODE_BYPASS],
+  ])("reads the cache mode from %j", (headers, mode) => {
+    expect(cacheMode(headers)).toBe(mode);
   });
 
   it("builds stream chunks", () => {

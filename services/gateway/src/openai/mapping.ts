@@ -1,23 +1,50 @@
 import { serving } from "@sloughgpt/proto";
 import type { ChatCompletionRequest, CompletionRequest } from "./schemas.js";
 
-type Common = Pick<ChatCompletionRequest, "model" | "max_tokens" | "temperature" | "top_p" | "seed" | "stop">;
+type Common = Pick<
+  ChatCompletionRequest,
+  | "model"
+  | "max_tokens"
+  | "temperature"
+  | "top_p"
+  | "top_k"
+  | "seed"
+  | "stop"
+  | "presence_penalty"
+  | "frequency_penalty"
+  | "response_format"
+>;
+
+/** Who asks and how: identity for metering, and whether the response cache may answer. */
+export interface RequestContext {
+  keyId: string;
+  requestId: string;
+  cache: serving.CacheMode;
+}
+
+function format(f: Common["response_format"]): serving.ResponseFormat | undefined {
+  if (!f || f.type === "text") return undefined;
+  if (f.type === "json_object") return { type: "json_object", jsonSchema: "" };
+  return { type: "json_schema", jsonSchema: JSON.stringify(f.json_schema.schema) };
+}
 
 function sampling(req: Common, maxTokens: number | null | undefined) {
+  const responseFormat = format(req.response_format);
   return {
     model: req.model,
     maxTokens: maxTokens ?? 0,
     ...(req.temperature != null ? { temperature: req.temperature } : {}),
     ...(req.top_p != null ? { topP: req.top_p } : {}),
+    ...(req.top_k != null ? { topK: req.top_k } : {}),
     ...(req.seed != null ? { seed: req.seed } : {}),
+    ...(req.presence_penalty != null ? { presencePenalty: req.presence_penalty } : {}),
+    ...(req.frequency_penalty != null ? { frequencyPenalty: req.frequency_penalty } : {}),
+    responseFormat,
     stop: req.stop == null ? [] : typeof req.stop === "string" ? [req.stop] : req.stop,
   };
 }
 
-export function chatToGenerate(
-  req: ChatCompletionRequest,
-  ids: { keyId: string; requestId: string },
-): serving.GenerateRequest {
+export function chatToGenerate(req: ChatCompletionRequest, ids: RequestContext): serving.GenerateRequest {
   const messages = req.messages.map((m) => ({
     role: m.role === "developer" ? "system" : m.role,
     content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
@@ -29,10 +56,7 @@ export function chatToGenerate(
   };
 }
 
-export function completionToGenerate(
-  req: CompletionRequest,
-  ids: { keyId: string; requestId: string },
-): serving.GenerateRequest {
+export function completionToGenerate(req: CompletionRequest, ids: RequestContext): serving.GenerateRequest {
   const prompt = typeof req.prompt === "string" ? req.prompt : (req.prompt[0] ?? "");
   return { ...sampling(req, req.max_tokens), input: { $case: "prompt", prompt }, ...ids };
 }
@@ -44,7 +68,33 @@ export function finishReason(r: serving.FinishReason | undefined): "stop" | "len
 export function usageOf(u: serving.Usage | undefined) {
   const prompt = u?.promptTokens ?? 0;
   const completion = u?.completionTokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    // Prompt tokens whose evaluation was reused from an earlier request (OpenAI's field).
+    prompt_tokens_details: { cached_tokens: u?.cachedTokens ?? 0 },
+  };
+}
+
+const CACHE_RESULT: Partial<Record<serving.CacheResult, string>> = {
+  [serving.CacheResult.CACHE_RESULT_HIT]: "hit",
+  [serving.CacheResult.CACHE_RESULT_MISS]: "miss",
+  [serving.CacheResult.CACHE_RESULT_SKIP]: "skip",
+};
+
+/** The `x-sloughgpt-cache` response header value. */
+export function cacheHeader(final: serving.GenerateFinal | undefined): string | undefined {
+  return final ? CACHE_RESULT[final.cache] : undefined;
+}
+
+/** `Cache-Control: no-cache`/`no-store` or `x-sloughgpt-cache: bypass` keep the response cache out. */
+export function cacheMode(headers: Record<string, string | string[] | undefined>): serving.CacheMode {
+  const cc = String(headers["cache-control"] ?? "").toLowerCase();
+  const own = String(headers["x-sloughgpt-cache"] ?? "").toLowerCase();
+  return /\bno-(cache|store)\b/.test(cc) || own === "bypass"
+    ? serving.CacheMode.CACHE_MODE_BYPASS
+    : serving.CacheMode.CACHE_MODE_UNSPECIFIED;
 }
 
 export interface ResponseMeta {

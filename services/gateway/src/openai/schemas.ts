@@ -17,6 +17,28 @@ export const chatMessage = z.object({
 
 const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullish();
 
+const penalty = z.number().min(-2).max(2).nullish();
+
+export const responseFormat = z
+  .discriminatedUnion(
+    "type",
+    [
+      z.object({ type: z.literal("text") }),
+      z.object({ type: z.literal("json_object") }),
+      z.object({
+        type: z.literal("json_schema"),
+        json_schema: z.object({
+          name: z.string().min(1).max(64),
+          description: z.string().optional(),
+          schema: z.record(z.string(), z.unknown()),
+          strict: z.boolean().nullish(),
+        }),
+      }),
+    ],
+    { error: "response_format.type must be text, json_object or json_schema" },
+  )
+  .nullish();
+
 const sampling = {
   model: z.string().min(1, "model is required"),
   max_tokens: z.number().int().min(1).max(UINT32_MAX).nullish(),
@@ -33,17 +55,32 @@ const sampling = {
     .max(2 ** 31 - 1)
     .nullish(),
   user: z.string().optional(),
+  /** Not OpenAI's, but vLLM's and llama-server's: sample from the k most likely tokens (0: off). */
+  top_k: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .nullish(),
+  presence_penalty: penalty,
+  frequency_penalty: penalty,
+  response_format: responseFormat,
 };
+
+const NO_LOGPROBS = "logprobs are not supported yet";
 
 export const chatCompletionRequest = z.object({
   ...sampling,
   messages: z.array(chatMessage).min(1, "messages must not be empty"),
   max_completion_tokens: z.number().int().min(1).max(UINT32_MAX).nullish(),
+  logprobs: z.literal(false, { error: NO_LOGPROBS }).nullish(),
+  top_logprobs: z.literal(0, { error: NO_LOGPROBS }).nullish(),
 });
 
 export const completionRequest = z.object({
   ...sampling,
   prompt: z.union([z.string(), z.array(z.string()).length(1, "only one prompt per request is supported")]),
+  logprobs: z.literal(0, { error: NO_LOGPROBS }).nullish(),
 });
 
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;

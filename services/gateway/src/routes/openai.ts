@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { serving } from "@sloughgpt/proto";
+import { serving } from "@sloughgpt/proto";
 import {
   CancelledError,
   callStream,
@@ -12,6 +12,8 @@ import type { Upstreams } from "../clients.js";
 import { toHttpError } from "../http/errors.js";
 import { SseWriter } from "../http/sse.js";
 import {
+  cacheHeader,
+  cacheMode,
   chatChunk,
   chatCompletion,
   chatToGenerate,
@@ -116,6 +118,21 @@ async function streamSse(
   sse.done();
 }
 
+/** The validated body and the Generate request it becomes. */
+function parseGenerate(kind: Kind, request: FastifyRequest) {
+  const ids = {
+    keyId: request.principal.keyId,
+    requestId: String(request.id),
+    cache: cacheMode(request.headers),
+  };
+  if (kind === "chat") {
+    const body = chatCompletionRequest.parse(request.body);
+    return { body, req: chatToGenerate(body, ids) };
+  }
+  const body = completionRequest.parse(request.body);
+  return { body, req: completionToGenerate(body, ids) };
+}
+
 export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
   const listModels = async () => {
     const res = await callUnary(
@@ -125,12 +142,19 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
         deadlineMs: deps.upstreamTimeoutMs,
       },
     );
-    return res.models.map((m) => ({
-      id: m.id,
-      object: "model",
-      created: m.createdUnix,
-      owned_by: m.ownedBy,
-    }));
+    // Loaded models, and idle ones that load again on the first request; not those still loading or failed.
+    return res.models
+      .filter(
+        (m) =>
+          m.state === serving.ModelState.MODEL_STATE_LOADED ||
+          m.state === serving.ModelState.MODEL_STATE_IDLE,
+      )
+      .map((m) => ({
+        id: m.id,
+        object: "model",
+        created: m.createdUnix,
+        owned_by: m.ownedBy,
+      }));
   };
 
   app.get("/v1/models", async () => ({ object: "list", data: await listModels() }));
@@ -147,14 +171,7 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
   });
 
   const generate = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const principal = request.principal;
-    const ids = { keyId: principal.keyId, requestId: String(request.id) };
-    const body =
-      kind === "chat" ? chatCompletionRequest.parse(request.body) : completionRequest.parse(request.body);
-    const req =
-      kind === "chat"
-        ? chatToGenerate(body as ReturnType<typeof chatCompletionRequest.parse>, ids)
-        : completionToGenerate(body as ReturnType<typeof completionRequest.parse>, ids);
+    const { body, req } = parseGenerate(kind, request);
     const meta = {
       id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID().replaceAll("-", "")}`,
       created: Math.floor(Date.now() / 1000),
@@ -164,6 +181,8 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
       return streamSse(deps, kind, req, meta, body.stream_options?.include_usage === true, request, reply);
     }
     const { text, final } = await collect(deps, req, clientGone(request, reply, deps.shutdownSignal).signal);
+    const cache = cacheHeader(final);
+    if (cache) reply.header("x-sloughgpt-cache", cache);
     return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
   };
 

@@ -1,7 +1,15 @@
 import { stat } from "node:fs/promises";
 import { validateLlamaGguf } from "@sloughgpt/gguf";
-import { InvalidArgumentError, type Logger, NotFoundError, UnavailableError } from "@sloughgpt/runtime";
 import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  type Logger,
+  UnavailableError,
+} from "@sloughgpt/runtime";
+import {
+  type ChatHistoryItem,
+  ChatMLChatWrapper,
+  type ChatWrapper,
   getLlama,
   type Llama,
   LlamaChatSession,
@@ -9,19 +17,25 @@ import {
   type LlamaContext,
   type LlamaContextSequence,
   type LlamaEmbeddingContext,
+  type LlamaGrammar,
   type LlamaModel,
+  resolveChatWrapper,
+  type Token,
 } from "node-llama-cpp";
 import { Admission } from "./admission.js";
 import { toChatHistory } from "./chat.js";
 import {
   DEFAULT_MAX_TOKENS,
   type EmbedResult,
-  type Engine,
   type FinishReason,
+  type GenerateOptions,
   type GenerateParams,
   type GenerateResult,
+  type ModelBackend,
   type ModelInfo,
+  type ResponseFormat,
 } from "./engine.js";
+import { commonPrefixLength, pickSequence } from "./prefix.js";
 import { l2Normalize } from "./vectors.js";
 
 export interface LlamaEngineOptions {
@@ -33,26 +47,44 @@ export interface LlamaEngineOptions {
   gpu: "false" | "auto" | "cuda" | "vulkan";
   gpuLayers: number;
   maxQueue: number;
+  /** When set, loading fails unless the file has this quantization. */
+  quantization?: string | undefined;
   logger: Logger;
 }
 
-/** llama.cpp through node-llama-cpp: one context with N sequences shared by concurrent requests. */
-export class LlamaEngine implements Engine {
+interface Slot {
+  sequence: LlamaContextSequence;
+  /** For least-recently-used choice among sequences that share nothing with a prompt. */
+  lastUsed: number;
+}
+
+/**
+ * llama.cpp through node-llama-cpp: one context with N sequences shared by concurrent requests.
+ * Sequences keep their evaluated tokens between requests, and each request takes the free sequence
+ * whose tokens share the longest prefix with its prompt, so a multi-turn chat re-evaluates only the
+ * new turn.
+ */
+export class LlamaEngine implements ModelBackend {
   private embedding: Promise<LlamaEmbeddingContext> | undefined;
   /** Aborted by close(): running requests stop before their contexts are disposed. */
   private readonly closing = new AbortController();
   private readonly active = new Set<Promise<unknown>>();
   /** One embedding context, used by one request at a time. */
   private readonly embedAdmission: Admission;
+  private readonly grammars = new Map<string, Promise<LlamaGrammar>>();
+  private clock = 0;
+  /** Prompts that reused part of an earlier evaluation, and the tokens they did not evaluate again. */
+  readonly prefixStats = { hits: 0, reusedTokens: 0 };
 
   private constructor(
     private readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly context: LlamaContext,
-    private readonly info: ModelInfo,
+    readonly info: ModelInfo,
+    private readonly chatWrapper: ChatWrapper,
     private readonly admission: Admission,
     /** Sequences not in use. Admission guarantees one is free for every permit it grants. */
-    private readonly idle: LlamaContextSequence[],
+    private readonly idle: Slot[],
     private readonly threads: number,
     maxQueue: number,
   ) {
@@ -62,7 +94,22 @@ export class LlamaEngine implements Engine {
   static async load(opts: LlamaEngineOptions): Promise<LlamaEngine> {
     const started = Date.now();
     // llama.cpp aborts the whole process on some malformed files; check the header first.
-    const gguf = await validateLlamaGguf(opts.modelPath);
+    const gguf = await validateLlamaGguf(opts.modelPath).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      const message = code === "ENOENT" ? "no such file" : err instanceof Error ? err.message : String(err);
+      throw new InvalidArgumentError(`cannot load ${opts.modelPath}: ${message}`, {
+        param: "path",
+        reason: "invalid_model_file",
+        cause: err,
+      });
+    });
+    const quantization = quantizationName(gguf.llama.fileType);
+    if (opts.quantization && opts.quantization !== quantization) {
+      throw new FailedPreconditionError(
+        `${opts.modelPath} is ${quantization}, but the model is declared as ${opts.quantization}`,
+        { param: "quantization" },
+      );
+    }
     const llama = await getLlama({
       gpu: opts.gpu === "false" ? false : opts.gpu,
       build: "never",
@@ -75,23 +122,36 @@ export class LlamaEngine implements Engine {
       threads: opts.threads,
       ...(opts.contextSize > 0 ? { contextSize: opts.contextSize } : {}),
     });
+    const chatWrapper = chatWrapperFor(model);
     const info: ModelInfo = {
       id: opts.modelId,
       contextSize: context.contextSize,
-      quantization: quantizationName(gguf.llama.fileType),
+      quantization,
       createdUnix: Math.floor((await stat(opts.modelPath)).mtimeMs / 1000),
+      engine: "llama",
+      chatTemplate: chatTemplateName(chatWrapper),
     };
     opts.logger.info(
-      { model: info.id, contextSize: info.contextSize, sequences: opts.sequences, ms: Date.now() - started },
+      {
+        model: info.id,
+        contextSize: info.contextSize,
+        sequences: opts.sequences,
+        chatTemplate: info.chatTemplate,
+        ms: Date.now() - started,
+      },
       "Loaded model",
     );
     // Sequences are taken once and reused: a disposed sequence frees its slot only asynchronously.
-    const idle = Array.from({ length: opts.sequences }, () => context.getSequence());
+    const idle = Array.from({ length: opts.sequences }, () => ({
+      sequence: context.getSequence(),
+      lastUsed: 0,
+    }));
     return new LlamaEngine(
       llama,
       model,
       context,
       info,
+      chatWrapper,
       new Admission(opts.sequences, opts.maxQueue),
       idle,
       opts.threads,
@@ -107,23 +167,34 @@ export class LlamaEngine implements Engine {
     return this.admission.queued;
   }
 
-  models(): ModelInfo[] {
-    return [this.info];
+  /** The tokens the engine evaluates for this input: the chat template applied, or the raw prompt. */
+  private promptTokens(params: GenerateParams): Token[] {
+    let tokens: Token[];
+    if (params.input.kind === "prompt") tokens = this.model.tokenize(params.input.prompt);
+    else {
+      const { history, prompt } = toChatHistory(params.input.messages);
+      const chatHistory: ChatHistoryItem[] = [
+        ...history,
+        { type: "user", text: prompt },
+        { type: "model", response: [] },
+      ];
+      tokens = this.chatWrapper
+        .generateContextState({ chatHistory })
+        .contextText.tokenize(this.model.tokenizer);
+    }
+    // The engine starts every sequence with BOS where the model wants one.
+    const bos = this.model.tokens.bos;
+    if (bos !== null && this.model.tokens.shouldPrependBosToken && tokens[0] !== bos) tokens.unshift(bos);
+    return tokens;
   }
 
   /**
    * The generation budget: max_tokens when given, else the default capped by what the context has
    * left. A prompt that leaves no room is refused instead of silently losing its start.
-   * Counts message text only, so the chat template's few tokens are the remaining slack.
    */
-  private budget(params: GenerateParams): number {
-    const text =
-      params.input.kind === "prompt"
-        ? params.input.prompt
-        : params.input.messages.map((m) => m.content).join("\n");
-    const promptTokens = this.model.tokenize(text).length;
-    // Keep a few tokens free (BOS, template markers): a full context makes the engine shift it,
-    // re-evaluating the prompt and dropping its start.
+  private budget(params: GenerateParams, promptTokens: number): number {
+    // Keep a few tokens free: a full context makes the engine shift it, re-evaluating the prompt
+    // and dropping its start.
     const room = this.info.contextSize - promptTokens - CONTEXT_MARGIN;
     const maxTokens = params.maxTokens ?? Math.min(DEFAULT_MAX_TOKENS, room);
     if (maxTokens < 1 || maxTokens > room) {
@@ -133,15 +204,6 @@ export class LlamaEngine implements Engine {
       );
     }
     return maxTokens;
-  }
-
-  private checkModel(model: string): void {
-    if (model !== this.info.id) {
-      throw new NotFoundError(`The model '${model}' does not exist`, {
-        param: "model",
-        reason: "model_not_found",
-      });
-    }
   }
 
   /** Runs `fn` with a signal that also fires on close(), and lets close() wait for it. */
@@ -154,12 +216,11 @@ export class LlamaEngine implements Engine {
     return p;
   }
 
-  embed(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {
-    return this.track(opts.signal, (signal) => this.embedNow(model, inputs, signal));
+  embed(inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {
+    return this.track(opts.signal, (signal) => this.embedNow(inputs, signal));
   }
 
-  private async embedNow(model: string, inputs: string[], signal: AbortSignal): Promise<EmbedResult> {
-    this.checkModel(model);
+  private async embedNow(inputs: string[], signal: AbortSignal): Promise<EmbedResult> {
     const tokenized = inputs.map((text, i) => {
       const n = this.model.tokenize(text).length;
       if (n >= this.info.contextSize) {
@@ -189,56 +250,95 @@ export class LlamaEngine implements Engine {
     }
   }
 
-  generate(
-    params: GenerateParams,
-    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
-  ): Promise<GenerateResult> {
+  generate(params: GenerateParams, opts: GenerateOptions): Promise<GenerateResult> {
     return this.track(opts.signal, (signal) => this.generateNow(params, { ...opts, signal }));
   }
 
-  private async generateNow(
-    params: GenerateParams,
-    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
-  ): Promise<GenerateResult> {
-    this.checkModel(params.model);
+  private async generateNow(params: GenerateParams, opts: GenerateOptions): Promise<GenerateResult> {
     if (params.maxTokens !== undefined && params.maxTokens >= this.info.contextSize) {
       throw new InvalidArgumentError(
         `max_tokens (${params.maxTokens}) must be less than the model's context size (${this.info.contextSize})`,
         { param: "max_tokens", reason: "context_length_exceeded" },
       );
     }
-    const maxTokens = this.budget(params);
+    const tokens = this.promptTokens(params);
+    const maxTokens = this.budget(params, tokens.length);
+    const grammar = await this.grammarFor(params.responseFormat);
     const release = await this.admission.acquire(opts.signal);
-    const sequence = this.idle.pop();
-    if (!sequence) {
+    const i = pickSequence(
+      this.idle.map((s) => ({ tokens: s.sequence.contextTokens, lastUsed: s.lastUsed })),
+      tokens,
+    );
+    const slot = this.idle.splice(i, 1)[0];
+    if (!slot) {
       release();
       throw new Error("admission granted a permit without a free sequence");
     }
     try {
-      return await this.run(sequence, { ...params, maxTokens }, opts);
+      return await this.run(slot.sequence, { ...params, maxTokens }, tokens, grammar, opts);
     } finally {
-      await sequence.clearHistory();
-      this.idle.push(sequence);
+      slot.lastUsed = ++this.clock;
+      this.idle.push(slot);
       release();
     }
   }
 
+  private grammarFor(format: ResponseFormat | undefined): Promise<LlamaGrammar> | undefined {
+    if (!format || format.type === "text") return undefined;
+    const key = format.type === "json_object" ? "json" : JSON.stringify(format.schema);
+    let grammar = this.grammars.get(key);
+    if (!grammar) {
+      grammar =
+        format.type === "json_object"
+          ? this.llama.getGrammarFor("json")
+          : this.llama.createGrammarForJsonSchema(format.schema as never).catch((err: unknown) => {
+              throw new InvalidArgumentError(
+                `response_format.json_schema is not supported: ${err instanceof Error ? err.message : String(err)}`,
+                { param: "response_format" },
+              );
+            });
+      // A schema that failed to compile is not kept.
+      grammar.catch(() => this.grammars.delete(key));
+      if (this.grammars.size >= MAX_GRAMMARS)
+        this.grammars.delete(this.grammars.keys().next().value as string);
+      this.grammars.set(key, grammar);
+    }
+    return grammar;
+  }
+
   private async run(
     sequence: LlamaContextSequence,
-    params: GenerateParams,
-    opts: { signal: AbortSignal; onDelta: (text: string) => Promise<void> | void },
+    params: GenerateParams & { maxTokens: number },
+    prompt: Token[],
+    grammar: LlamaGrammar | undefined,
+    opts: GenerateOptions,
   ): Promise<GenerateResult> {
     let pending = Promise.resolve();
+    const before = sequence.contextTokens.slice();
     const meter = {
       input: sequence.tokenMeter.usedInputTokens,
       output: sequence.tokenMeter.usedOutputTokens,
     };
+    const penalties = params.presencePenalty !== undefined || params.frequencyPenalty !== undefined;
     const common = {
       maxTokens: params.maxTokens,
       temperature: params.temperature ?? 0,
       ...(params.topP !== undefined ? { topP: params.topP } : {}),
+      ...(params.topK !== undefined ? { topK: params.topK } : {}),
       ...(params.seed !== undefined ? { seed: params.seed } : {}),
       ...(params.stop.length > 0 ? { customStopTriggers: params.stop } : {}),
+      ...(penalties
+        ? {
+            // llama.cpp's additive penalties have OpenAI's semantics; the multiplicative one stays off.
+            repeatPenalty: {
+              penalty: 1,
+              lastTokens: PENALTY_LAST_TOKENS,
+              presencePenalty: params.presencePenalty ?? 0,
+              frequencyPenalty: params.frequencyPenalty ?? 0,
+            },
+          }
+        : {}),
+      ...(grammar ? { grammar } : {}),
       signal: opts.signal,
       stopOnAbortSignal: true,
       onTextChunk: (text: string) => {
@@ -248,7 +348,11 @@ export class LlamaEngine implements Engine {
     let stopReason: string;
     if (params.input.kind === "chat") {
       const { history, prompt } = toChatHistory(params.input.messages);
-      const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
+      const session = new LlamaChatSession({
+        contextSequence: sequence,
+        autoDisposeSequence: false,
+        chatWrapper: this.chatWrapper,
+      });
       session.setChatHistory(history);
       stopReason = (await session.promptWithMeta(prompt, common)).stopReason;
       session.dispose({ disposeSequence: false });
@@ -259,10 +363,18 @@ export class LlamaEngine implements Engine {
       completion.dispose({ disposeSequence: false });
     }
     await pending;
+    const evaluated = sequence.tokenMeter.usedInputTokens - meter.input;
+    // The prompt tokens not evaluated were reused; no more than the sequence held of this prompt.
+    const cachedTokens = Math.max(0, Math.min(prompt.length - evaluated, commonPrefixLength(before, prompt)));
+    if (cachedTokens > 0) {
+      this.prefixStats.hits += 1;
+      this.prefixStats.reusedTokens += cachedTokens;
+    }
     return {
       finishReason: finishReason(stopReason, opts.signal),
-      promptTokens: sequence.tokenMeter.usedInputTokens - meter.input,
+      promptTokens: prompt.length,
       completionTokens: sequence.tokenMeter.usedOutputTokens - meter.output,
+      cachedTokens,
     };
   }
 
@@ -277,6 +389,10 @@ export class LlamaEngine implements Engine {
 }
 
 const CONTEXT_MARGIN = 8;
+/** llama.cpp's default penalty window. */
+const PENALTY_LAST_TOKENS = 64;
+/** Compiled JSON-schema grammars kept per model. */
+const MAX_GRAMMARS = 64;
 
 // llama.h `enum llama_ftype`, the common ones.
 const FILE_TYPES: Record<number, string> = {
@@ -285,6 +401,7 @@ const FILE_TYPES: Record<number, string> = {
   2: "Q4_0",
   3: "Q4_1",
   7: "Q8_0",
+  14: "Q4_K_S",
   15: "Q4_K_M",
   17: "Q5_K_M",
   18: "Q6_K",
@@ -292,6 +409,23 @@ const FILE_TYPES: Record<number, string> = {
 
 function quantizationName(fileType: number | undefined): string {
   return fileType === undefined ? "unknown" : (FILE_TYPES[fileType] ?? `ftype_${fileType}`);
+}
+
+/**
+ * The GGUF's own template (`tokenizer.chat_template`) when it has one — run as Jinja, or as the
+ * equivalent built-in wrapper when node-llama-cpp recognises it — and ChatML otherwise, the most
+ * common format and llama-server's default.
+ */
+export function chatWrapperFor(model: LlamaModel): ChatWrapper {
+  const template = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } }).tokenizer
+    ?.chat_template;
+  if (typeof template === "string" && template.trim()) return resolveChatWrapper(model);
+  return new ChatMLChatWrapper();
+}
+
+/** "jinja" when the GGUF's own template runs as is; otherwise the built-in template's name. */
+function chatTemplateName(wrapper: ChatWrapper): string {
+  return wrapper.wrapperName === "JinjaTemplate" ? "jinja" : wrapper.wrapperName.toLowerCase();
 }
 
 function finishReason(stopReason: string, signal: AbortSignal): FinishReason {

@@ -25,6 +25,41 @@ export const protobufPackage = "sloughgpt.serving.v1";
 
 export const protobufFileName = "sloughgpt/serving/v1/serving.proto";
 
+export enum CacheMode {
+  /** CACHE_MODE_UNSPECIFIED - Deterministic requests (temperature 0) are answered from the response cache when possible. */
+  CACHE_MODE_UNSPECIFIED = 0,
+  /** CACHE_MODE_BYPASS - Neither read nor write the response cache. */
+  CACHE_MODE_BYPASS = 1,
+  UNRECOGNIZED = -1,
+}
+
+export function cacheModeFromJSON(object: any): CacheMode {
+  switch (object) {
+    case 0:
+    case "CACHE_MODE_UNSPECIFIED":
+      return CacheMode.CACHE_MODE_UNSPECIFIED;
+    case 1:
+    case "CACHE_MODE_BYPASS":
+      return CacheMode.CACHE_MODE_BYPASS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CacheMode.UNRECOGNIZED;
+  }
+}
+
+export function cacheModeToJSON(object: CacheMode): string {
+  switch (object) {
+    case CacheMode.CACHE_MODE_UNSPECIFIED:
+      return "CACHE_MODE_UNSPECIFIED";
+    case CacheMode.CACHE_MODE_BYPASS:
+      return "CACHE_MODE_BYPASS";
+    case CacheMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum FinishReason {
   FINISH_REASON_UNSPECIFIED = 0,
   FINISH_REASON_STOP = 1,
@@ -70,6 +105,105 @@ export function finishReasonToJSON(object: FinishReason): string {
   }
 }
 
+export enum CacheResult {
+  CACHE_RESULT_UNSPECIFIED = 0,
+  /** CACHE_RESULT_SKIP - Not cacheable (sampling with temperature > 0) or bypassed by the caller. */
+  CACHE_RESULT_SKIP = 1,
+  CACHE_RESULT_MISS = 2,
+  CACHE_RESULT_HIT = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function cacheResultFromJSON(object: any): CacheResult {
+  switch (object) {
+    case 0:
+    case "CACHE_RESULT_UNSPECIFIED":
+      return CacheResult.CACHE_RESULT_UNSPECIFIED;
+    case 1:
+    case "CACHE_RESULT_SKIP":
+      return CacheResult.CACHE_RESULT_SKIP;
+    case 2:
+    case "CACHE_RESULT_MISS":
+      return CacheResult.CACHE_RESULT_MISS;
+    case 3:
+    case "CACHE_RESULT_HIT":
+      return CacheResult.CACHE_RESULT_HIT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CacheResult.UNRECOGNIZED;
+  }
+}
+
+export function cacheResultToJSON(object: CacheResult): string {
+  switch (object) {
+    case CacheResult.CACHE_RESULT_UNSPECIFIED:
+      return "CACHE_RESULT_UNSPECIFIED";
+    case CacheResult.CACHE_RESULT_SKIP:
+      return "CACHE_RESULT_SKIP";
+    case CacheResult.CACHE_RESULT_MISS:
+      return "CACHE_RESULT_MISS";
+    case CacheResult.CACHE_RESULT_HIT:
+      return "CACHE_RESULT_HIT";
+    case CacheResult.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum ModelState {
+  MODEL_STATE_UNSPECIFIED = 0,
+  MODEL_STATE_LOADING = 1,
+  MODEL_STATE_LOADED = 2,
+  /** MODEL_STATE_IDLE - Unloaded after idling; the next request loads it again. */
+  MODEL_STATE_IDLE = 3,
+  /** MODEL_STATE_FAILED - The last load or the engine process failed; the next request retries. */
+  MODEL_STATE_FAILED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function modelStateFromJSON(object: any): ModelState {
+  switch (object) {
+    case 0:
+    case "MODEL_STATE_UNSPECIFIED":
+      return ModelState.MODEL_STATE_UNSPECIFIED;
+    case 1:
+    case "MODEL_STATE_LOADING":
+      return ModelState.MODEL_STATE_LOADING;
+    case 2:
+    case "MODEL_STATE_LOADED":
+      return ModelState.MODEL_STATE_LOADED;
+    case 3:
+    case "MODEL_STATE_IDLE":
+      return ModelState.MODEL_STATE_IDLE;
+    case 4:
+    case "MODEL_STATE_FAILED":
+      return ModelState.MODEL_STATE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ModelState.UNRECOGNIZED;
+  }
+}
+
+export function modelStateToJSON(object: ModelState): string {
+  switch (object) {
+    case ModelState.MODEL_STATE_UNSPECIFIED:
+      return "MODEL_STATE_UNSPECIFIED";
+    case ModelState.MODEL_STATE_LOADING:
+      return "MODEL_STATE_LOADING";
+    case ModelState.MODEL_STATE_LOADED:
+      return "MODEL_STATE_LOADED";
+    case ModelState.MODEL_STATE_IDLE:
+      return "MODEL_STATE_IDLE";
+    case ModelState.MODEL_STATE_FAILED:
+      return "MODEL_STATE_FAILED";
+    case ModelState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface ChatMessage {
   /** system | user | assistant */
   role: string;
@@ -98,16 +232,37 @@ export interface GenerateRequest {
   /** Caller identity for metering; set by the gateway. */
   keyId: string;
   requestId: string;
+  topK?:
+    | number
+    | undefined;
+  /**
+   * OpenAI semantics, -2 to 2: subtract a flat (presence) and a per-occurrence (frequency)
+   * penalty from the logits of tokens already generated.
+   */
+  presencePenalty?: number | undefined;
+  frequencyPenalty?: number | undefined;
+  responseFormat: ResponseFormat | undefined;
+  cache: CacheMode;
+}
+
+export interface ResponseFormat {
+  /** text (default) | json_object | json_schema */
+  type: string;
+  /** The JSON Schema the output must satisfy, as JSON text; only for json_schema. */
+  jsonSchema: string;
 }
 
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens whose evaluation was reused from an earlier request (prefix reuse). */
+  cachedTokens: number;
 }
 
 export interface GenerateFinal {
   finishReason: FinishReason;
   usage: Usage | undefined;
+  cache: CacheResult;
 }
 
 export interface GenerateResponse {
@@ -123,6 +278,55 @@ export interface Model {
   createdUnix: number;
   contextSize: number;
   quantization: string;
+  /** llama | openai-compatible */
+  engine: string;
+  state: ModelState;
+  /** Chat template in use: the model's own (jinja) or the documented default. */
+  chatTemplate: string;
+}
+
+/** A model declaration, as in the registry file (docs/serving.md). */
+export interface ModelSpec {
+  id: string;
+  /** llama (default) | openai-compatible */
+  engine: string;
+  /** GGUF file (llama): a path, or a file:// URL on a mounted volume. */
+  path: string;
+  /** Expected quantization (F16, Q8_0, Q4_0, Q4_K_M, ...); loading fails when the file differs. */
+  quantization: string;
+  contextSize: number;
+  sequences: number;
+  threads: number;
+  gpuLayers: number;
+  /** Seconds without requests after which the model is unloaded; 0 keeps it loaded. */
+  idleUnloadSeconds: number;
+  deployments: Deployment[];
+}
+
+/** One upstream server of an openai-compatible model; tried in order. */
+export interface Deployment {
+  /** Base URL including the version prefix, e.g. http://vllm:8000/v1 */
+  url: string;
+  apiKey: string;
+  /** Model name upstream; defaults to the spec id. */
+  model: string;
+}
+
+export interface LoadModelRequest {
+  id: string;
+  /** Absent: load the model declared under `id`. */
+  spec: ModelSpec | undefined;
+}
+
+export interface LoadModelResponse {
+  model: Model | undefined;
+}
+
+export interface UnloadModelRequest {
+  id: string;
+}
+
+export interface UnloadModelResponse {
 }
 
 export interface ListModelsResponse {
@@ -312,6 +516,11 @@ function createBaseGenerateRequest(): GenerateRequest {
     stop: [],
     keyId: "",
     requestId: "",
+    topK: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
+    responseFormat: undefined,
+    cache: 0,
   };
 }
 
@@ -348,6 +557,21 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(82).string(message.requestId);
+    }
+    if (message.topK !== undefined) {
+      writer.uint32(88).int32(message.topK);
+    }
+    if (message.presencePenalty !== undefined) {
+      writer.uint32(101).float(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      writer.uint32(109).float(message.frequencyPenalty);
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(114).fork()).join();
+    }
+    if (message.cache !== 0) {
+      writer.uint32(120).int32(message.cache);
     }
     return writer;
   },
@@ -445,6 +669,46 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.topK = reader.int32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 101) {
+              break;
+            }
+
+            message.presencePenalty = reader.float();
+            continue;
+          }
+          case 13: {
+            if (tag !== 109) {
+              break;
+            }
+
+            message.frequencyPenalty = reader.float();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.cache = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -490,6 +754,27 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      topK: isSet(object.topK)
+        ? globalThis.Number(object.topK)
+        : isSet(object.top_k)
+        ? globalThis.Number(object.top_k)
+        : undefined,
+      presencePenalty: isSet(object.presencePenalty)
+        ? globalThis.Number(object.presencePenalty)
+        : isSet(object.presence_penalty)
+        ? globalThis.Number(object.presence_penalty)
+        : undefined,
+      frequencyPenalty: isSet(object.frequencyPenalty)
+        ? globalThis.Number(object.frequencyPenalty)
+        : isSet(object.frequency_penalty)
+        ? globalThis.Number(object.frequency_penalty)
+        : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
+      cache: isSet(object.cache) ? cacheModeFromJSON(object.cache) : 0,
     };
   },
 
@@ -524,6 +809,21 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.topK !== undefined) {
+      obj.topK = Math.round(message.topK);
+    }
+    if (message.presencePenalty !== undefined) {
+      obj.presencePenalty = floatToJson(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
+    }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
+    }
+    if (message.cache !== 0) {
+      obj.cache = cacheModeToJSON(message.cache);
+    }
     return obj;
   },
 
@@ -554,12 +854,108 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.stop = object.stop?.map((e) => e) || [];
     message.keyId = object.keyId ?? "";
     message.requestId = object.requestId ?? "";
+    message.topK = object.topK ?? undefined;
+    message.presencePenalty = object.presencePenalty ?? undefined;
+    message.frequencyPenalty = object.frequencyPenalty ?? undefined;
+    message.responseFormat = (object.responseFormat !== undefined && object.responseFormat !== null)
+      ? ResponseFormat.fromPartial(object.responseFormat)
+      : undefined;
+    message.cache = object.cache ?? 0;
+    return message;
+  },
+};
+
+function createBaseResponseFormat(): ResponseFormat {
+  return { type: "", jsonSchema: "" };
+}
+
+export const ResponseFormat: MessageFns<ResponseFormat> = {
+  encode(message: ResponseFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.jsonSchema !== "") {
+      writer.uint32(18).string(message.jsonSchema);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResponseFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResponseFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jsonSchema = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResponseFormat {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      jsonSchema: isSet(object.jsonSchema)
+        ? globalThis.String(object.jsonSchema)
+        : isSet(object.json_schema)
+        ? globalThis.String(object.json_schema)
+        : "",
+    };
+  },
+
+  toJSON(message: ResponseFormat): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.jsonSchema !== "") {
+      obj.jsonSchema = message.jsonSchema;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResponseFormat>, I>>(base?: I): ResponseFormat {
+    return ResponseFormat.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResponseFormat>, I>>(object: I): ResponseFormat {
+    const message = createBaseResponseFormat();
+    message.type = object.type ?? "";
+    message.jsonSchema = object.jsonSchema ?? "";
     return message;
   },
 };
 
 function createBaseUsage(): Usage {
-  return { promptTokens: 0, completionTokens: 0 };
+  return { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
 }
 
 export const Usage: MessageFns<Usage> = {
@@ -569,6 +965,9 @@ export const Usage: MessageFns<Usage> = {
     }
     if (message.completionTokens !== 0) {
       writer.uint32(16).uint32(message.completionTokens);
+    }
+    if (message.cachedTokens !== 0) {
+      writer.uint32(24).uint32(message.cachedTokens);
     }
     return writer;
   },
@@ -602,6 +1001,14 @@ export const Usage: MessageFns<Usage> = {
             message.completionTokens = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cachedTokens = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -626,6 +1033,11 @@ export const Usage: MessageFns<Usage> = {
         : isSet(object.completion_tokens)
         ? globalThis.Number(object.completion_tokens)
         : 0,
+      cachedTokens: isSet(object.cachedTokens)
+        ? globalThis.Number(object.cachedTokens)
+        : isSet(object.cached_tokens)
+        ? globalThis.Number(object.cached_tokens)
+        : 0,
     };
   },
 
@@ -637,6 +1049,9 @@ export const Usage: MessageFns<Usage> = {
     if (message.completionTokens !== 0) {
       obj.completionTokens = Math.round(message.completionTokens);
     }
+    if (message.cachedTokens !== 0) {
+      obj.cachedTokens = Math.round(message.cachedTokens);
+    }
     return obj;
   },
 
@@ -647,12 +1062,13 @@ export const Usage: MessageFns<Usage> = {
     const message = createBaseUsage();
     message.promptTokens = object.promptTokens ?? 0;
     message.completionTokens = object.completionTokens ?? 0;
+    message.cachedTokens = object.cachedTokens ?? 0;
     return message;
   },
 };
 
 function createBaseGenerateFinal(): GenerateFinal {
-  return { finishReason: 0, usage: undefined };
+  return { finishReason: 0, usage: undefined, cache: 0 };
 }
 
 export const GenerateFinal: MessageFns<GenerateFinal> = {
@@ -662,6 +1078,9 @@ export const GenerateFinal: MessageFns<GenerateFinal> = {
     }
     if (message.usage !== undefined) {
       Usage.encode(message.usage, writer.uint32(18).fork()).join();
+    }
+    if (message.cache !== 0) {
+      writer.uint32(24).int32(message.cache);
     }
     return writer;
   },
@@ -695,6 +1114,14 @@ export const GenerateFinal: MessageFns<GenerateFinal> = {
             message.usage = Usage.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.cache = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -715,6 +1142,7 @@ export const GenerateFinal: MessageFns<GenerateFinal> = {
         ? finishReasonFromJSON(object.finish_reason)
         : 0,
       usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+      cache: isSet(object.cache) ? cacheResultFromJSON(object.cache) : 0,
     };
   },
 
@@ -726,6 +1154,9 @@ export const GenerateFinal: MessageFns<GenerateFinal> = {
     if (message.usage !== undefined) {
       obj.usage = Usage.toJSON(message.usage);
     }
+    if (message.cache !== 0) {
+      obj.cache = cacheResultToJSON(message.cache);
+    }
     return obj;
   },
 
@@ -736,6 +1167,7 @@ export const GenerateFinal: MessageFns<GenerateFinal> = {
     const message = createBaseGenerateFinal();
     message.finishReason = object.finishReason ?? 0;
     message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    message.cache = object.cache ?? 0;
     return message;
   },
 };
@@ -894,7 +1326,16 @@ export const ListModelsRequest: MessageFns<ListModelsRequest> = {
 };
 
 function createBaseModel(): Model {
-  return { id: "", ownedBy: "", createdUnix: 0, contextSize: 0, quantization: "" };
+  return {
+    id: "",
+    ownedBy: "",
+    createdUnix: 0,
+    contextSize: 0,
+    quantization: "",
+    engine: "",
+    state: 0,
+    chatTemplate: "",
+  };
 }
 
 export const Model: MessageFns<Model> = {
@@ -913,6 +1354,15 @@ export const Model: MessageFns<Model> = {
     }
     if (message.quantization !== "") {
       writer.uint32(42).string(message.quantization);
+    }
+    if (message.engine !== "") {
+      writer.uint32(50).string(message.engine);
+    }
+    if (message.state !== 0) {
+      writer.uint32(56).int32(message.state);
+    }
+    if (message.chatTemplate !== "") {
+      writer.uint32(66).string(message.chatTemplate);
     }
     return writer;
   },
@@ -970,6 +1420,30 @@ export const Model: MessageFns<Model> = {
             message.quantization = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.engine = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.chatTemplate = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1001,6 +1475,13 @@ export const Model: MessageFns<Model> = {
         ? globalThis.Number(object.context_size)
         : 0,
       quantization: isSet(object.quantization) ? globalThis.String(object.quantization) : "",
+      engine: isSet(object.engine) ? globalThis.String(object.engine) : "",
+      state: isSet(object.state) ? modelStateFromJSON(object.state) : 0,
+      chatTemplate: isSet(object.chatTemplate)
+        ? globalThis.String(object.chatTemplate)
+        : isSet(object.chat_template)
+        ? globalThis.String(object.chat_template)
+        : "",
     };
   },
 
@@ -1021,6 +1502,15 @@ export const Model: MessageFns<Model> = {
     if (message.quantization !== "") {
       obj.quantization = message.quantization;
     }
+    if (message.engine !== "") {
+      obj.engine = message.engine;
+    }
+    if (message.state !== 0) {
+      obj.state = modelStateToJSON(message.state);
+    }
+    if (message.chatTemplate !== "") {
+      obj.chatTemplate = message.chatTemplate;
+    }
     return obj;
   },
 
@@ -1034,6 +1524,623 @@ export const Model: MessageFns<Model> = {
     message.createdUnix = object.createdUnix ?? 0;
     message.contextSize = object.contextSize ?? 0;
     message.quantization = object.quantization ?? "";
+    message.engine = object.engine ?? "";
+    message.state = object.state ?? 0;
+    message.chatTemplate = object.chatTemplate ?? "";
+    return message;
+  },
+};
+
+function createBaseModelSpec(): ModelSpec {
+  return {
+    id: "",
+    engine: "",
+    path: "",
+    quantization: "",
+    contextSize: 0,
+    sequences: 0,
+    threads: 0,
+    gpuLayers: 0,
+    idleUnloadSeconds: 0,
+    deployments: [],
+  };
+}
+
+export const ModelSpec: MessageFns<ModelSpec> = {
+  encode(message: ModelSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.engine !== "") {
+      writer.uint32(18).string(message.engine);
+    }
+    if (message.path !== "") {
+      writer.uint32(26).string(message.path);
+    }
+    if (message.quantization !== "") {
+      writer.uint32(34).string(message.quantization);
+    }
+    if (message.contextSize !== 0) {
+      writer.uint32(40).uint32(message.contextSize);
+    }
+    if (message.sequences !== 0) {
+      writer.uint32(48).uint32(message.sequences);
+    }
+    if (message.threads !== 0) {
+      writer.uint32(56).uint32(message.threads);
+    }
+    if (message.gpuLayers !== 0) {
+      writer.uint32(64).uint32(message.gpuLayers);
+    }
+    if (message.idleUnloadSeconds !== 0) {
+      writer.uint32(72).uint32(message.idleUnloadSeconds);
+    }
+    for (const v of message.deployments) {
+      Deployment.encode(v!, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.engine = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.quantization = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.contextSize = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sequences = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.threads = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.gpuLayers = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.idleUnloadSeconds = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.deployments.push(Deployment.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelSpec {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      engine: isSet(object.engine) ? globalThis.String(object.engine) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      quantization: isSet(object.quantization) ? globalThis.String(object.quantization) : "",
+      contextSize: isSet(object.contextSize)
+        ? globalThis.Number(object.contextSize)
+        : isSet(object.context_size)
+        ? globalThis.Number(object.context_size)
+        : 0,
+      sequences: isSet(object.sequences) ? globalThis.Number(object.sequences) : 0,
+      threads: isSet(object.threads) ? globalThis.Number(object.threads) : 0,
+      gpuLayers: isSet(object.gpuLayers)
+        ? globalThis.Number(object.gpuLayers)
+        : isSet(object.gpu_layers)
+        ? globalThis.Number(object.gpu_layers)
+        : 0,
+      idleUnloadSeconds: isSet(object.idleUnloadSeconds)
+        ? globalThis.Number(object.idleUnloadSeconds)
+        : isSet(object.idle_unload_seconds)
+        ? globalThis.Number(object.idle_unload_seconds)
+        : 0,
+      deployments: globalThis.Array.isArray(object?.deployments)
+        ? object.deployments.map((e: any) => Deployment.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ModelSpec): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.engine !== "") {
+      obj.engine = message.engine;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.quantization !== "") {
+      obj.quantization = message.quantization;
+    }
+    if (message.contextSize !== 0) {
+      obj.contextSize = Math.round(message.contextSize);
+    }
+    if (message.sequences !== 0) {
+      obj.sequences = Math.round(message.sequences);
+    }
+    if (message.threads !== 0) {
+      obj.threads = Math.round(message.threads);
+    }
+    if (message.gpuLayers !== 0) {
+      obj.gpuLayers = Math.round(message.gpuLayers);
+    }
+    if (message.idleUnloadSeconds !== 0) {
+      obj.idleUnloadSeconds = Math.round(message.idleUnloadSeconds);
+    }
+    if (message.deployments?.length) {
+      obj.deployments = message.deployments.map((e) => Deployment.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ModelSpec>, I>>(base?: I): ModelSpec {
+    return ModelSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ModelSpec>, I>>(object: I): ModelSpec {
+    const message = createBaseModelSpec();
+    message.id = object.id ?? "";
+    message.engine = object.engine ?? "";
+    message.path = object.path ?? "";
+    message.quantization = object.quantization ?? "";
+    message.contextSize = object.contextSize ?? 0;
+    message.sequences = object.sequences ?? 0;
+    message.threads = object.threads ?? 0;
+    message.gpuLayers = object.gpuLayers ?? 0;
+    message.idleUnloadSeconds = object.idleUnloadSeconds ?? 0;
+    message.deployments = object.deployments?.map((e) => Deployment.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeployment(): Deployment {
+  return { url: "", apiKey: "", model: "" };
+}
+
+export const Deployment: MessageFns<Deployment> = {
+  encode(message: Deployment, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.apiKey !== "") {
+      writer.uint32(18).string(message.apiKey);
+    }
+    if (message.model !== "") {
+      writer.uint32(26).string(message.model);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Deployment {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeployment();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.apiKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Deployment {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      apiKey: isSet(object.apiKey)
+        ? globalThis.String(object.apiKey)
+        : isSet(object.api_key)
+        ? globalThis.String(object.api_key)
+        : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+    };
+  },
+
+  toJSON(message: Deployment): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.apiKey !== "") {
+      obj.apiKey = message.apiKey;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Deployment>, I>>(base?: I): Deployment {
+    return Deployment.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Deployment>, I>>(object: I): Deployment {
+    const message = createBaseDeployment();
+    message.url = object.url ?? "";
+    message.apiKey = object.apiKey ?? "";
+    message.model = object.model ?? "";
+    return message;
+  },
+};
+
+function createBaseLoadModelRequest(): LoadModelRequest {
+  return { id: "", spec: undefined };
+}
+
+export const LoadModelRequest: MessageFns<LoadModelRequest> = {
+  encode(message: LoadModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.spec !== undefined) {
+      ModelSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.spec = ModelSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoadModelRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      spec: isSet(object.spec) ? ModelSpec.fromJSON(object.spec) : undefined,
+    };
+  },
+
+  toJSON(message: LoadModelRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.spec !== undefined) {
+      obj.spec = ModelSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoadModelRequest>, I>>(base?: I): LoadModelRequest {
+    return LoadModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoadModelRequest>, I>>(object: I): LoadModelRequest {
+    const message = createBaseLoadModelRequest();
+    message.id = object.id ?? "";
+    message.spec = (object.spec !== undefined && object.spec !== null) ? ModelSpec.fromPartial(object.spec) : undefined;
+    return message;
+  },
+};
+
+function createBaseLoadModelResponse(): LoadModelResponse {
+  return { model: undefined };
+}
+
+export const LoadModelResponse: MessageFns<LoadModelResponse> = {
+  encode(message: LoadModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== undefined) {
+      Model.encode(message.model, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoadModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoadModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = Model.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoadModelResponse {
+    return { model: isSet(object.model) ? Model.fromJSON(object.model) : undefined };
+  },
+
+  toJSON(message: LoadModelResponse): unknown {
+    const obj: any = {};
+    if (message.model !== undefined) {
+      obj.model = Model.toJSON(message.model);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoadModelResponse>, I>>(base?: I): LoadModelResponse {
+    return LoadModelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoadModelResponse>, I>>(object: I): LoadModelResponse {
+    const message = createBaseLoadModelResponse();
+    message.model = (object.model !== undefined && object.model !== null) ? Model.fromPartial(object.model) : undefined;
+    return message;
+  },
+};
+
+function createBaseUnloadModelRequest(): UnloadModelRequest {
+  return { id: "" };
+}
+
+export const UnloadModelRequest: MessageFns<UnloadModelRequest> = {
+  encode(message: UnloadModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnloadModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnloadModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnloadModelRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: UnloadModelRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnloadModelRequest>, I>>(base?: I): UnloadModelRequest {
+    return UnloadModelRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnloadModelRequest>, I>>(object: I): UnloadModelRequest {
+    const message = createBaseUnloadModelRequest();
+    message.id = object.id ?? "";
+    return message;
+  },
+};
+
+function createBaseUnloadModelResponse(): UnloadModelResponse {
+  return {};
+}
+
+export const UnloadModelResponse: MessageFns<UnloadModelResponse> = {
+  encode(_: UnloadModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnloadModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnloadModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): UnloadModelResponse {
+    return {};
+  },
+
+  toJSON(_: UnloadModelResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UnloadModelResponse>, I>>(base?: I): UnloadModelResponse {
+    return UnloadModelResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UnloadModelResponse>, I>>(_: I): UnloadModelResponse {
+    const message = createBaseUnloadModelResponse();
     return message;
   },
 };
@@ -1438,6 +2545,26 @@ export const ServingServiceService = {
     responseSerialize: (value: EmbedResponse): Buffer => Buffer.from(EmbedResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EmbedResponse => EmbedResponse.decode(value),
   },
+  /** Loads a declared model, or declares and loads the given spec. Idempotent for a loaded model. */
+  loadModel: {
+    path: "/sloughgpt.serving.v1.ServingService/LoadModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: LoadModelRequest): Buffer => Buffer.from(LoadModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LoadModelRequest => LoadModelRequest.decode(value),
+    responseSerialize: (value: LoadModelResponse): Buffer => Buffer.from(LoadModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LoadModelResponse => LoadModelResponse.decode(value),
+  },
+  /** Unloads a model and frees its memory; requests for it then get NOT_FOUND until it is loaded again. */
+  unloadModel: {
+    path: "/sloughgpt.serving.v1.ServingService/UnloadModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UnloadModelRequest): Buffer => Buffer.from(UnloadModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UnloadModelRequest => UnloadModelRequest.decode(value),
+    responseSerialize: (value: UnloadModelResponse): Buffer => Buffer.from(UnloadModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UnloadModelResponse => UnloadModelResponse.decode(value),
+  },
 } as const;
 
 export interface ServingServiceServer extends UntypedServiceImplementation {
@@ -1445,6 +2572,10 @@ export interface ServingServiceServer extends UntypedServiceImplementation {
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
   /** L2-normalized embeddings, one per input, in input order. */
   embed: handleUnaryCall<EmbedRequest, EmbedResponse>;
+  /** Loads a declared model, or declares and loads the given spec. Idempotent for a loaded model. */
+  loadModel: handleUnaryCall<LoadModelRequest, LoadModelResponse>;
+  /** Unloads a model and frees its memory; requests for it then get NOT_FOUND until it is loaded again. */
+  unloadModel: handleUnaryCall<UnloadModelRequest, UnloadModelResponse>;
 }
 
 export interface ServingServiceClient extends Client {
@@ -1484,6 +2615,38 @@ export interface ServingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EmbedResponse) => void,
+  ): ClientUnaryCall;
+  /** Loads a declared model, or declares and loads the given spec. Idempotent for a loaded model. */
+  loadModel(
+    request: LoadModelRequest,
+    callback: (error: ServiceError | null, response: LoadModelResponse) => void,
+  ): ClientUnaryCall;
+  loadModel(
+    request: LoadModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: LoadModelResponse) => void,
+  ): ClientUnaryCall;
+  loadModel(
+    request: LoadModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: LoadModelResponse) => void,
+  ): ClientUnaryCall;
+  /** Unloads a model and frees its memory; requests for it then get NOT_FOUND until it is loaded again. */
+  unloadModel(
+    request: UnloadModelRequest,
+    callback: (error: ServiceError | null, response: UnloadModelResponse) => void,
+  ): ClientUnaryCall;
+  unloadModel(
+    request: UnloadModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UnloadModelResponse) => void,
+  ): ClientUnaryCall;
+  unloadModel(
+    request: UnloadModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UnloadModelResponse) => void,
   ): ClientUnaryCall;
 }
 
