@@ -1,6 +1,9 @@
 import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { jest } from "@jest/globals";
 import { type Logger, NotFoundError, UnavailableError } from "@sloughgpt/runtime";
 import { type Platform, startPlatform } from "@sloughgpt/testing";
@@ -187,5 +190,92 @@ describe("UpstreamBackend against a second SloughGPT platform", () => {
     expect(message).toContain(`${deadUrl}: ECONNREFUSED (3 attempts)`);
     expect(message).toContain(`${other}: ECONNREFUSED (3 attempts)`);
     expect(message).not.toContain("sk-never-shown");
+  });
+});
+
+describe("a platform whose registry forwards a model to another platform's gateway", () => {
+  let front: Platform;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), "upstream-registry-"));
+    const registry = path.join(dir, "models.yaml");
+    await writeFile(
+      registry,
+      [
+        "models:",
+        "  - id: remote-tiny",
+        "    engine: openai-compatible",
+        "    connectRetries: 0",
+        "    deployments:",
+        `      - url: ${deadUrl}`,
+        `      - url: ${platform.gatewayUrl}/v1`,
+        "        apiKeyEnv: REMOTE_GATEWAY_KEY",
+        `        model: ${platform.modelId}`,
+        "",
+      ].join("\n"),
+    );
+    front = await startPlatform({
+      postgresAdminUrl: null,
+      extraEnv: { MODELS_CONFIG: registry, REMOTE_GATEWAY_KEY: platform.adminKey },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await front?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const frontCall = (p: string, body?: object) =>
+    fetch(`${front.gatewayUrl}/v1${p}`, {
+      method: body ? "POST" : "GET",
+      headers: {
+        authorization: `Bearer ${front.adminKey}`,
+        "content-type": "application/json",
+        "cache-control": "no-store",
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+
+  it("lists the forwarded model next to its own", async () => {
+    const models = (await (await frontCall("/models")).json()) as { data: { id: string }[] };
+    expect(models.data.map((m) => m.id).sort()).toEqual(["remote-tiny", "tiny-llama"]);
+  });
+
+  it("answers through the upstream gateway: same text, streamed or not, as asking it directly", async () => {
+    const messages = [{ role: "user", content: "Tell me a story" }];
+    const whole = await direct("/chat/completions", { messages });
+    const res = await frontCall("/chat/completions", { model: "remote-tiny", messages, max_tokens: 8 });
+    expect(res.status).toBe(200);
+    const json = (await res.json()) as { choices: { message: { content: string } }[]; model: string };
+    expect(json.model).toBe("remote-tiny");
+    expect(json.choices[0]?.message.content).toBe(whole.text);
+
+    const stream = await frontCall("/chat/completions", {
+      model: "remote-tiny",
+      messages,
+      max_tokens: 8,
+      stream: true,
+    });
+    expect(stream.headers.get("content-type")).toMatch(/text\/event-stream/);
+    let text = "";
+    for (const line of (await stream.text()).split("\n")) {
+      if (!line.startsWith("data: ") || line === "data: [DONE]") continue;
+      const chunk = JSON.parse(line.slice(6)) as { choices: { delta?: { content?: string } }[] };
+      text += chunk.choices[0]?.delta?.content ?? "";
+    }
+    expect(text).toBe(whole.text);
+  });
+
+  it("embeds through the upstream and passes its errors on with OpenAI codes", async () => {
+    const emb = await frontCall("/embeddings", { model: "remote-tiny", input: ["a", "b"] });
+    expect(emb.status).toBe(200);
+    expect(((await emb.json()) as { data: unknown[] }).data).toHaveLength(2);
+    const tooLong = await frontCall("/chat/completions", {
+      model: "remote-tiny",
+      messages: [{ role: "user", content: "hi" }],
+      max_tokens: 100_000,
+    });
+    expect(tooLong.status).toBe(400);
   });
 });
