@@ -4,7 +4,7 @@ import { parseBenchArgs, UsageError } from "./args.js";
 describe("parseBenchArgs", () => {
   it("defaults to q8_0, 16 sequences, 4 rounds at concurrency 1, 4, 8 and 16, unpinned", () => {
     expect(parseBenchArgs([], {})).toEqual({
-      help: false,
+      mode: "serving",
       type: "q8_0",
       threads: 1,
       sequences: 16,
@@ -55,7 +55,47 @@ describe("parseBenchArgs", () => {
     expect(() => parseBenchArgs(argv, env)).toThrow(message);
   });
 
+  it("compares weight types with --quantizations: 5 rounds of 4 requests of 128 tokens, 512-token prompt", () => {
+    expect(parseBenchArgs(["--quantizations"], { LLAMA_THREADS: "2" })).toEqual({
+      mode: "quantizations",
+      threads: 2,
+      contextSize: 1024,
+      maxTokens: 128,
+      requests: 4,
+      rounds: 5,
+      promptTokens: 512,
+    });
+  });
+
+  it("shrinks --quantizations with --quick and takes the flags that apply to it", () => {
+    expect(parseBenchArgs(["--quantizations", "--quick"], {})).toMatchObject({
+      mode: "quantizations",
+      rounds: 1,
+      requests: 2,
+      maxTokens: 32,
+    });
+    expect(
+      parseBenchArgs(
+        ["--quantizations", "--threads", "2", "--context", "2048", "--max-tokens", "256", "--rounds", "5"],
+        {},
+      ),
+    ).toMatchObject({ threads: 2, contextSize: 2048, maxTokens: 256, rounds: 5 });
+  });
+
+  it.each([
+    [["--quantizations", "--pin"], "--pin does not apply to --quantizations"],
+    [["--quantizations", "--type", "q4_0"], "--type does not apply to --quantizations"],
+    [["--quantizations", "--concurrency", "1,8"], "--concurrency does not apply to --quantizations"],
+    [["--quantizations", "--sequences", "4"], "--sequences does not apply to --quantizations"],
+    [["--quantizations", "--requests", "0"], "--requests must be a positive integer"],
+    [["--quantizations", "--context", "512"], "--context 512 cannot hold the 512-token prompt"],
+    [["--quantizations", "--max-tokens", "1000"], "--max-tokens 1000 leaves no room for the prompt"],
+  ])("refuses %j", (argv, message) => {
+    expect(() => parseBenchArgs(argv, {})).toThrow(UsageError);
+    expect(() => parseBenchArgs(argv, {})).toThrow(message);
+  });
+
   it("answers --help without validating the rest", () => {
-    expect(parseBenchArgs(["-h"], { LLAMA_THREADS: "x" })).toEqual({ help: true });
+    expect(parseBenchArgs(["-h"], { LLAMA_THREADS: "x" })).toEqual({ mode: "help" });
   });
 });

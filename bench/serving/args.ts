@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 
 export const USAGE = `Usage: pnpm bench:serving [options]
+       pnpm bench:serving --quantizations [--threads n] [--context n] [--max-tokens n] [--requests n]
+                                          [--rounds n] [--quick]
 
 Generates the same completions three ways on the same GGUF with the same threads and sequences:
 node-llama-cpp in this process (the limit), serving's gRPC Generate, and the gateway's
@@ -18,7 +20,15 @@ Needs NATS on 127.0.0.1:4222 and Postgres on 127.0.0.1:5432.
   --concurrency <list>   comma-separated client counts, must include 1 and 8 (default 1,4,8,16)
   --pin                  serving on its own CPUs, everything else on the rest (Linux, taskset)
   --quick                smoke run: 1 round, concurrency 1,8, 16 tokens, 8 requests
-  -h, --help             show this help`;
+  --quantizations        compare the bench model's weight types instead (below)
+  -h, --help             show this help
+
+--quantizations compares the weight types f16, q8_0, q4_0 and q4_k of the bench model, each loaded
+alone in a fresh child process with one sequence, the types interleaved over the rounds: file size,
+resident memory (VmRSS, VmHWM), decode tokens/s and the tokens/s of evaluating a 512-token prompt,
+each also as a ratio to f16 in the same round. Needs neither NATS nor Postgres. Its defaults:
+--context 1024, --max-tokens 128, --requests 4 (timed, after one warm-up), --rounds 5; --quick:
+1 round, 2 requests of 32 tokens. --type, --sequences, --concurrency and --pin do not apply.`;
 
 export class UsageError extends Error {
   constructor(message: string, opts: { cause?: unknown } = {}) {
@@ -41,7 +51,23 @@ export interface BenchOptions {
   pin: boolean;
 }
 
-export type BenchCommand = { help: true } | ({ help: false } & BenchOptions);
+/** `--quantizations`: the bench model in each weight type, one fresh child process per measurement. */
+export interface QuantOptions {
+  threads: number;
+  contextSize: number;
+  /** Tokens generated per decode request. */
+  maxTokens: number;
+  /** Timed decode requests (and prompt evaluations) per child, after one warm-up of each. */
+  requests: number;
+  rounds: number;
+  /** Length of the prompt whose evaluation is timed. */
+  promptTokens: number;
+}
+
+export type BenchCommand =
+  | { mode: "help" }
+  | ({ mode: "serving" } & BenchOptions)
+  | ({ mode: "quantizations" } & QuantOptions);
 
 const FULL: Omit<BenchOptions, "type" | "threads" | "pin"> = {
   sequences: 16,
@@ -53,6 +79,16 @@ const FULL: Omit<BenchOptions, "type" | "threads" | "pin"> = {
 };
 
 const QUICK: Partial<BenchOptions> = { rounds: 1, concurrency: [1, 8], maxTokens: 16, requests: 8 };
+
+const QUANT_FULL: Omit<QuantOptions, "threads"> = {
+  contextSize: 1024,
+  maxTokens: 128,
+  requests: 4,
+  rounds: 5,
+  promptTokens: 512,
+};
+
+const QUANT_QUICK: Partial<QuantOptions> = { rounds: 1, maxTokens: 32, requests: 2 };
 
 const count = z.coerce.number().int().min(1);
 
@@ -69,6 +105,12 @@ const INTEGER_FLAGS = {
   requests: "requests",
   rounds: "rounds",
 } as const;
+type IntegerFlag = keyof typeof INTEGER_FLAGS;
+
+/** Serving-comparison flags: --quantizations runs every type alone, with one sequence, unpinned. */
+const SERVING_ONLY = ["type", "sequences", "concurrency", "pin"] as const;
+
+type Values = ReturnType<typeof parse>;
 
 /** Parses and validates the command line; throws UsageError naming the bad flag or variable. */
 export function parseBenchArgs(
@@ -76,31 +118,53 @@ export function parseBenchArgs(
   env: Record<string, string | undefined>,
 ): BenchCommand {
   const values = parse(argv);
-  if (values.help) return { help: true };
+  if (values.help) return { mode: "help" };
   const fromEnv = envSchema.safeParse(env);
   if (!fromEnv.success) {
     throw new UsageError(`LLAMA_THREADS must be an integer from 1 to 256, got '${env.LLAMA_THREADS}'`);
   }
+  const threads = fromEnv.data.LLAMA_THREADS;
+  return values.quantizations ? quantCommand(values, threads) : servingCommand(values, threads);
+}
+
+function servingCommand(values: Values, threads: number): BenchCommand {
   const options: BenchOptions = {
     ...FULL,
     ...(values.quick ? QUICK : {}),
     type: values.type ?? "q8_0",
-    threads: fromEnv.data.LLAMA_THREADS,
+    threads,
     pin: values.pin === true,
   };
-  for (const [flag, key] of Object.entries(INTEGER_FLAGS)) {
-    const text = values[flag as keyof typeof INTEGER_FLAGS];
-    if (text !== undefined) options[key] = integer(flag, text);
-  }
+  setIntegers(options, values, Object.keys(INTEGER_FLAGS) as IntegerFlag[]);
   if (values.concurrency !== undefined) options.concurrency = levels(values.concurrency);
   checkLimits(options);
-  return { help: false, ...options };
+  return { mode: "serving", ...options };
+}
+
+function quantCommand(values: Values, threads: number): BenchCommand {
+  const misplaced = SERVING_ONLY.find((flag) => values[flag] !== undefined);
+  if (misplaced) throw new UsageError(`--${misplaced} does not apply to --quantizations`);
+  const options: QuantOptions = { ...QUANT_FULL, ...(values.quick ? QUANT_QUICK : {}), threads };
+  setIntegers(options, values, ["threads", "context", "max-tokens", "requests", "rounds"]);
+  checkQuantLimits(options);
+  return { mode: "quantizations", ...options };
+}
+
+function setIntegers<K extends IntegerFlag>(
+  options: Record<(typeof INTEGER_FLAGS)[K], number>,
+  values: Values,
+  flags: readonly K[],
+): void {
+  for (const flag of flags) {
+    const text = values[flag];
+    if (text !== undefined) options[INTEGER_FLAGS[flag]] = integer(flag, text);
+  }
 }
 
 function parse(argv: readonly string[]) {
   const strings = Object.fromEntries(
     [...Object.keys(INTEGER_FLAGS), "type", "concurrency"].map((f) => [f, { type: "string" as const }]),
-  ) as Record<keyof typeof INTEGER_FLAGS | "type" | "concurrency", { type: "string" }>;
+  ) as Record<IntegerFlag | "type" | "concurrency", { type: "string" }>;
   try {
     return parseArgs({
       args: [...argv],
@@ -108,6 +172,7 @@ function parse(argv: readonly string[]) {
         ...strings,
         quick: { type: "boolean" },
         pin: { type: "boolean" },
+        quantizations: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -134,12 +199,16 @@ function levels(text: string): number[] {
 // The prompt is 33 tokens; serving also keeps a few free.
 const PROMPT_ROOM = 64;
 
-function checkLimits(o: BenchOptions): void {
+function checkMaxTokens(o: { maxTokens: number; contextSize: number }): void {
   if (o.maxTokens + PROMPT_ROOM > o.contextSize) {
     throw new UsageError(
       `--max-tokens ${o.maxTokens} leaves no room for the prompt in --context ${o.contextSize}`,
     );
   }
+}
+
+function checkLimits(o: BenchOptions): void {
+  checkMaxTokens(o);
   if (!o.concurrency.includes(1) || !o.concurrency.includes(8)) {
     throw new UsageError("--concurrency must include 1 and 8 (the ratio line reports both)");
   }
@@ -147,6 +216,15 @@ function checkLimits(o: BenchOptions): void {
   if (most > o.sequences) {
     throw new UsageError(
       `--concurrency ${most} exceeds --sequences ${o.sequences}: requests would queue for a sequence`,
+    );
+  }
+}
+
+function checkQuantLimits(o: QuantOptions): void {
+  checkMaxTokens(o);
+  if (o.promptTokens >= o.contextSize) {
+    throw new UsageError(
+      `--context ${o.contextSize} cannot hold the ${o.promptTokens}-token prompt whose evaluation is timed`,
     );
   }
 }

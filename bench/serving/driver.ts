@@ -1,5 +1,8 @@
 import type { PathName } from "./report.js";
 
+/** The prompt of every benchmark request: 33 tokens of the bench model's vocabulary. */
+export const BENCH_PROMPT = "Once upon a time, in a quiet valley between two rivers, there lived";
+
 /** What every request asks for: the same prompt continued greedily for the same number of tokens. */
 export interface Workload {
   prompt: string;

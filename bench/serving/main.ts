@@ -1,13 +1,15 @@
 // Serving overhead over node-llama-cpp alone, in one run: `pnpm bench:serving --help`.
+// With --quantizations, the bench model's weight types against each other instead (quant.ts).
 import { type BenchOptions, parseBenchArgs, USAGE, UsageError } from "./args.js";
 import { cpuDelta } from "./cpu.js";
+import { BENCH_PROMPT } from "./driver.js";
 import { runLoad } from "./load.js";
 import { PinError } from "./pin.js";
+import { runQuantizations } from "./quant.js";
+import { QuantChildError } from "./quant-protocol.js";
 import { formatCpuTable, formatTable, type Measurement, ratioLine, summarize } from "./report.js";
 import { benchModel, type Rig, startRig } from "./rig.js";
 import { schedule } from "./schedule.js";
-
-const PROMPT = "Once upon a time, in a quiet valley between two rivers, there lived";
 
 async function warmUp(rig: Rig, o: BenchOptions, signal: AbortSignal): Promise<void> {
   const most = Math.max(...o.concurrency);
@@ -43,7 +45,7 @@ function setupLine(o: BenchOptions): string {
 async function run(o: BenchOptions, signal: AbortSignal): Promise<void> {
   const t0 = performance.now();
   const modelPath = await benchModel(o.type);
-  const rig = await startRig(o, modelPath, { prompt: PROMPT, maxTokens: o.maxTokens });
+  const rig = await startRig(o, modelPath, { prompt: BENCH_PROMPT, maxTokens: o.maxTokens });
   try {
     process.stderr.write(`Started the platform and loaded ${modelPath}; warming up\n`);
     await warmUp(rig, o, signal);
@@ -60,16 +62,17 @@ const ctl = new AbortController();
 process.once("SIGINT", () => ctl.abort(new Error("interrupted")));
 try {
   const command = parseBenchArgs(process.argv.slice(2), process.env);
-  if (command.help) console.log(USAGE);
+  if (command.mode === "help") console.log(USAGE);
+  else if (command.mode === "quantizations") await runQuantizations(command, ctl.signal);
   else await run(command, ctl.signal);
 } catch (error) {
   if (ctl.signal.aborted) {
-    console.error("Interrupted; stopped the platform");
+    console.error("Interrupted; stopped what the benchmark had started");
     process.exitCode = 130;
   } else if (error instanceof UsageError) {
     console.error(`${error.message}\n\n${USAGE}`);
     process.exitCode = 2;
-  } else if (error instanceof PinError) {
+  } else if (error instanceof PinError || error instanceof QuantChildError) {
     console.error(error.message);
     process.exitCode = 1;
   } else {

@@ -119,6 +119,7 @@ export function ratioLine(rows: readonly Row[]): string {
   return `serving_ratio_c1=${fixed(at(1), 3)} serving_ratio_c8=${fixed(at(8), 3)}`;
 }
 
-function fixed(x: number | undefined, digits: number): string {
+/** A number rounded for a table; n/a where it is missing or not finite. */
+export function fixed(x: number | undefined, digits: number): string {
   return x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(digits);
 }
