@@ -265,11 +265,7 @@ export class LlamaEngine implements ModelBackend {
     const maxTokens = this.budget(params, tokens.length);
     const grammar = await this.grammarFor(params.responseFormat);
     const release = await this.admission.acquire(opts.signal);
-    const i = pickSequence(
-      this.idle.map((s) => ({ tokens: s.sequence.contextTokens, lastUsed: s.lastUsed })),
-      tokens,
-    );
-    const slot = this.idle.splice(i, 1)[0];
+    const slot = this.takeSlot(tokens);
     if (!slot) {
       release();
       throw new Error("admission granted a permit without a free sequence");
@@ -281,6 +277,21 @@ export class LlamaEngine implements ModelBackend {
       this.idle.push(slot);
       release();
     }
+  }
+
+  /**
+   * The free sequence for a prompt. When nothing else decodes, erasing a sequence's extra tokens is
+   * immediate, so the longest shared prefix wins; under load an erase waits for a pause in decoding,
+   * so sequences the prompt merely extends, then empty ones, come first (see pickSequence).
+   */
+  private takeSlot(prompt: Token[]): Slot | undefined {
+    const busy = this.admission.running > 1;
+    const i = pickSequence(
+      this.idle.map((s) => ({ tokens: s.sequence.contextTokens, lastUsed: s.lastUsed })),
+      prompt,
+      { busy },
+    );
+    return i < 0 ? undefined : this.idle.splice(i, 1)[0];
   }
 
   private grammarFor(format: ResponseFormat | undefined): Promise<LlamaGrammar> | undefined {

@@ -21,22 +21,50 @@ describe("commonPrefixLength", () => {
 });
 
 describe("pickSequence", () => {
-  it("takes the sequence sharing the longest prefix with the prompt", () => {
+  it("takes the sequence whose tokens the prompt extends, the longest such", () => {
     const free = [
       { tokens: [1, 2], lastUsed: 1 },
       { tokens: [1, 2, 3, 4], lastUsed: 2 },
       { tokens: [9], lastUsed: 0 },
+      { tokens: [], lastUsed: 0 },
     ];
     expect(pickSequence(free, [1, 2, 3, 4, 5])).toBe(1);
   });
 
-  it("takes the least recently used when none shares anything", () => {
+  it("prefers an empty sequence to one whose extra tokens would have to be erased", () => {
+    const free = [
+      { tokens: [1, 2, 3, 9, 9], lastUsed: 0 },
+      { tokens: [], lastUsed: 5 },
+    ];
+    expect(pickSequence(free, [1, 2, 3, 4])).toBe(1);
+    // A sequence holding exactly the prompt still needs its last token evaluated again.
+    expect(
+      pickSequence(
+        [
+          { tokens: [1, 2], lastUsed: 0 },
+          { tokens: [], lastUsed: 1 },
+        ],
+        [1, 2],
+      ),
+    ).toBe(1);
+  });
+
+  it("otherwise takes the longest shared prefix, then the least recently used", () => {
     const free = [
       { tokens: [7], lastUsed: 5 },
       { tokens: [8], lastUsed: 2 },
-      { tokens: [], lastUsed: 3 },
+      { tokens: [1, 2, 8], lastUsed: 9 },
     ];
-    expect(pickSequence(free, [1, 2])).toBe(1);
+    expect(pickSequence(free, [1, 2, 3])).toBe(2);
+    expect(pickSequence(free.slice(0, 2), [1, 2])).toBe(1);
+  });
+
+  it("when nothing else decodes, takes the longest shared prefix even if tokens must be erased", () => {
+    const free = [
+      { tokens: [1, 2, 3, 9, 9], lastUsed: 0 },
+      { tokens: [], lastUsed: 5 },
+    ];
+    expect(pickSequence(free, [1, 2, 3, 4], { busy: false })).toBe(0);
   });
 
   it("returns -1 when no sequence is free", () => {

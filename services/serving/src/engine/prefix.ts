@@ -7,24 +7,48 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
 }
 
 /**
- * Index of the free sequence to run `prompt` on: the one whose evaluated tokens share the longest
- * prefix with it (that much is not evaluated again); among equals, the least recently used, so the
- * prefixes of recent conversations survive longest.
+ * Index of the free sequence to run `prompt` on (-1 when none is free). Reusing a sequence's tokens
+ * saves evaluating them again, but a sequence holding tokens the prompt does not continue must have
+ * them erased first, and node-llama-cpp erases only between batches: under continuous load that wait
+ * can last until the other sequences pause. So, when others are decoding (`busy`), in order:
+ * 1. the sequence whose tokens the prompt extends (nothing to erase), the longest such;
+ * 2. an empty sequence;
+ * 3. the sequence sharing the longest prefix with the prompt (the rest is erased);
+ * among equals the least recently used, so the prefixes of recent conversations survive longest.
+ * When nothing else decodes, only 3 applies.
  */
 export function pickSequence(
   free: readonly { tokens: readonly number[]; lastUsed: number }[],
   prompt: readonly number[],
+  opts: { busy: boolean } = { busy: true },
 ): number {
   let best = -1;
-  let bestShared = -1;
-  for (let i = 0; i < free.length; i++) {
-    const s = free[i];
-    if (!s) continue;
-    const shared = commonPrefixLength(s.tokens, prompt);
-    if (shared > bestShared || (shared === bestShared && s.lastUsed < (free[best]?.lastUsed ?? Infinity))) {
+  let bestKey: number[] = [];
+  free.forEach((s, i) => {
+    const key = preference(s, prompt);
+    // With nothing else decoding an erase is immediate: the longest shared prefix is all that counts.
+    if (!opts.busy) key[0] = 0;
+    if (best < 0 || isGreater(key, bestKey)) {
       best = i;
-      bestShared = shared;
+      bestKey = key;
     }
-  }
+  });
   return best;
+}
+
+/** Compared in order, larger first: [class (extends 2, empty 1, else 0), shared tokens, -lastUsed]. */
+function preference(s: { tokens: readonly number[]; lastUsed: number }, prompt: readonly number[]): number[] {
+  const shared = commonPrefixLength(s.tokens, prompt);
+  // The last prompt token is always evaluated (its logits start generation), so a sequence holding
+  // the whole prompt still needs one token erased.
+  const extendsIt = s.tokens.length > 0 && shared === s.tokens.length && shared < prompt.length;
+  const rank = extendsIt ? 2 : s.tokens.length === 0 ? 1 : 0;
+  return [rank, shared, -s.lastUsed];
+}
+
+function isGreater(a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return false;
 }
