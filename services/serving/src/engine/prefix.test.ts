@@ -65,6 +65,17 @@ describe("pickSequence", () => {
       { tokens: [], lastUsed: 5 },
     ];
     expect(pickSequence(free, [1, 2, 3, 4], { busy: false })).toBe(0);
+    // Sharing nothing, it keeps used sequences' prefixes and takes an empty one.
+    expect(
+      pickSequence(
+        [
+          { tokens: [7], lastUsed: 0 },
+          { tokens: [], lastUsed: 9 },
+        ],
+        [1],
+        { busy: false },
+      ),
+    ).toBe(1);
   });
 
   it("returns -1 when no sequence is free", () => {

@@ -15,7 +15,8 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
  * 2. an empty sequence;
  * 3. the sequence sharing the longest prefix with the prompt (the rest is erased);
  * among equals the least recently used, so the prefixes of recent conversations survive longest.
- * When nothing else decodes, only 3 applies.
+ * When nothing else decodes, only 3 applies, and an empty sequence goes before a used one that shares as
+ * little, so that empty sequences are left for busy times.
  */
 export function pickSequence(
   free: readonly { tokens: readonly number[]; lastUsed: number }[],
@@ -25,9 +26,7 @@ export function pickSequence(
   let best = -1;
   let bestKey: number[] = [];
   free.forEach((s, i) => {
-    const key = preference(s, prompt);
-    // With nothing else decoding an erase is immediate: the longest shared prefix is all that counts.
-    if (!opts.busy) key[0] = 0;
+    const key = preference(s, prompt, opts.busy);
     if (best < 0 || isGreater(key, bestKey)) {
       best = i;
       bestKey = key;
@@ -36,14 +35,23 @@ export function pickSequence(
   return best;
 }
 
-/** Compared in order, larger first: [class (extends 2, empty 1, else 0), shared tokens, -lastUsed]. */
-function preference(s: { tokens: readonly number[]; lastUsed: number }, prompt: readonly number[]): number[] {
+/**
+ * Compared in order, larger first. Busy: [class (extends 2, empty 1, else 0), shared, -lastUsed].
+ * Idle: [shared, empty, -lastUsed] — an erase is immediate, so the longest shared prefix wins, and
+ * among equals an empty sequence is taken before a used one, keeping empty ones for busy times.
+ */
+function preference(
+  s: { tokens: readonly number[]; lastUsed: number },
+  prompt: readonly number[],
+  busy: boolean,
+): number[] {
   const shared = commonPrefixLength(s.tokens, prompt);
+  const empty = s.tokens.length === 0 ? 1 : 0;
+  if (!busy) return [shared, empty, -s.lastUsed];
   // The last prompt token is always evaluated (its logits start generation), so a sequence holding
   // the whole prompt still needs one token erased.
-  const extendsIt = s.tokens.length > 0 && shared === s.tokens.length && shared < prompt.length;
-  const rank = extendsIt ? 2 : s.tokens.length === 0 ? 1 : 0;
-  return [rank, shared, -s.lastUsed];
+  const extendsIt = !empty && shared === s.tokens.length && shared < prompt.length;
+  return [extendsIt ? 2 : empty, shared, -s.lastUsed];
 }
 
 function isGreater(a: number[], b: number[]): boolean {
