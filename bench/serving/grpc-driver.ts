@@ -27,6 +27,7 @@ export class GrpcDriver implements Driver {
       responseFormat: undefined,
       cache: serving.CacheMode.CACHE_MODE_BYPASS,
       keyId: "bench",
+      team: "bench",
       requestId: randomUUID(),
     };
     const timer = firstTextTimer();

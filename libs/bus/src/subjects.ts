@@ -22,6 +22,8 @@ export const usageEvent = z.object({
   id: z.string().min(1),
   model: z.string(),
   keyId: z.string(),
+  /** The caller's team ("" when the caller sent none). */
+  team: z.string().default(""),
   requestId: z.string(),
   promptTokens: z.number().int().nonnegative(),
   completionTokens: z.number().int().nonnegative(),

@@ -42,6 +42,7 @@ function usage(overrides: Partial<UsageEvent> = {}): UsageEvent {
     id: randomUUID(),
     model: "tiny-llama",
     keyId: "key-1",
+    team: "default",
     requestId: randomUUID(),
     promptTokens: 7,
     completionTokens: 3,

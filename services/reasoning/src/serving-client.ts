@@ -27,6 +27,7 @@ export class ServingLlm implements Llm {
       responseFormat: undefined,
       cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED,
       keyId: opts.keyId,
+      team: "",
       requestId: opts.requestId,
     };
     let text = "";

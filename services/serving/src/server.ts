@@ -62,6 +62,7 @@ const generateRequest = z.object({
   stop: z.array(z.string().min(1)).max(4),
   cache: z.enum(serving.CacheMode).optional(),
   keyId: z.string(),
+  team: z.string().default(""),
   requestId: z.string(),
 });
 
@@ -101,6 +102,7 @@ const embedRequest = z.object({
   model: z.string().min(1, "model is required"),
   input: z.array(z.string().min(1, "inputs must not be empty")).min(1, "input is required").max(2048),
   keyId: z.string(),
+  team: z.string().default(""),
   requestId: z.string(),
 });
 
@@ -168,7 +170,7 @@ export function servingHandlers(deps: {
   // delays a client; retries reuse the msgId, so JetStream stores it once. drainUsage() awaits them.
   const pending = new Set<Promise<void>>();
   const meter = (u: {
-    req: { model: string; keyId: string; requestId: string };
+    req: { model: string; keyId: string; team: string; requestId: string };
     usage: { promptTokens: number; completionTokens: number; cachedTokens?: number };
     latencyMs: number;
     status: "ok" | "cancelled";
@@ -180,6 +182,7 @@ export function servingHandlers(deps: {
       id,
       model: u.req.model,
       keyId: u.req.keyId,
+      team: u.req.team,
       requestId: u.req.requestId,
       promptTokens: u.usage.promptTokens,
       completionTokens: u.usage.completionTokens,
@@ -234,7 +237,7 @@ export function servingHandlers(deps: {
 
   /** Answers from the response cache: the whole text as one delta, then the stored final. */
   const replay = async (
-    req: { model: string; keyId: string; requestId: string },
+    req: { model: string; keyId: string; team: string; requestId: string },
     e: CachedResponse,
     write: (msg: serving.GenerateResponse) => Promise<void>,
     started: number,

@@ -11,7 +11,7 @@ import {
 } from "./mapping.js";
 import { chatCompletionRequest, completionRequest } from "./schemas.js";
 
-const ids = { keyId: "k1", requestId: "r1", cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED };
+const ids = { keyId: "k1", team: "t1", requestId: "r1", cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED };
 
 describe("OpenAI request mapping", () => {
   it("maps a chat request to a Generate request", () => {

@@ -18,6 +18,7 @@ type Common = Pick<
 /** Who asks and how: identity for metering, and whether the response cache may answer. */
 export interface RequestContext {
   keyId: string;
+  team: string;
   requestId: string;
   cache: serving.CacheMode;
 }

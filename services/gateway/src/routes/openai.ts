@@ -122,6 +122,7 @@ async function streamSse(
 function parseGenerate(kind: Kind, request: FastifyRequest) {
   const ids = {
     keyId: request.principal.keyId,
+    team: request.principal.team,
     requestId: String(request.id),
     cache: cacheMode(request.headers),
   };
@@ -191,7 +192,13 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     const input = typeof body.input === "string" ? [body.input] : body.input;
     const res = await callUnary(
       deps.upstreams.serving.embed.bind(deps.upstreams.serving),
-      { model: body.model, input, keyId: request.principal.keyId, requestId: String(request.id) },
+      {
+        model: body.model,
+        input,
+        keyId: request.principal.keyId,
+        team: request.principal.team,
+        requestId: String(request.id),
+      },
       {
         deadlineMs: deps.generationTimeoutMs,
         signal: clientGone(request, reply, deps.shutdownSignal).signal,

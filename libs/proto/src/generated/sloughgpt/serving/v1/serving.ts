@@ -243,6 +243,8 @@ export interface GenerateRequest {
   frequencyPenalty?: number | undefined;
   responseFormat: ResponseFormat | undefined;
   cache: CacheMode;
+  /** The caller's team, for metering; set by the gateway. */
+  team: string;
 }
 
 export interface ResponseFormat {
@@ -338,6 +340,7 @@ export interface EmbedRequest {
   input: string[];
   keyId: string;
   requestId: string;
+  team: string;
 }
 
 export interface Embedding {
@@ -521,6 +524,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     frequencyPenalty: undefined,
     responseFormat: undefined,
     cache: 0,
+    team: "",
   };
 }
 
@@ -572,6 +576,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.cache !== 0) {
       writer.uint32(120).int32(message.cache);
+    }
+    if (message.team !== "") {
+      writer.uint32(130).string(message.team);
     }
     return writer;
   },
@@ -709,6 +716,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.cache = reader.int32() as any;
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -775,6 +790,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         ? ResponseFormat.fromJSON(object.response_format)
         : undefined,
       cache: isSet(object.cache) ? cacheModeFromJSON(object.cache) : 0,
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
     };
   },
 
@@ -824,6 +840,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.cache !== 0) {
       obj.cache = cacheModeToJSON(message.cache);
     }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
     return obj;
   },
 
@@ -861,6 +880,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
       ? ResponseFormat.fromPartial(object.responseFormat)
       : undefined;
     message.cache = object.cache ?? 0;
+    message.team = object.team ?? "";
     return message;
   },
 };
@@ -2213,7 +2233,7 @@ export const ListModelsResponse: MessageFns<ListModelsResponse> = {
 };
 
 function createBaseEmbedRequest(): EmbedRequest {
-  return { model: "", input: [], keyId: "", requestId: "" };
+  return { model: "", input: [], keyId: "", requestId: "", team: "" };
 }
 
 export const EmbedRequest: MessageFns<EmbedRequest> = {
@@ -2229,6 +2249,9 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(34).string(message.requestId);
+    }
+    if (message.team !== "") {
+      writer.uint32(42).string(message.team);
     }
     return writer;
   },
@@ -2278,6 +2301,14 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2304,6 +2335,7 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
     };
   },
 
@@ -2321,6 +2353,9 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
     return obj;
   },
 
@@ -2333,6 +2368,7 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
     message.input = object.input?.map((e) => e) || [];
     message.keyId = object.keyId ?? "";
     message.requestId = object.requestId ?? "";
+    message.team = object.team ?? "";
     return message;
   },
 };
