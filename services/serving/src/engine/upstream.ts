@@ -594,6 +594,8 @@ export class UpstreamBackend implements ModelBackend {
     const updates = this.updates(res, progress);
     try {
       for (let u = await updates.next(); !u.done; u = await updates.next()) {
+        // Deltas already read from the socket are not handed on once the caller has gone.
+        if (scope.cause) throw scope.error();
         progress.chunks += 1;
         await onDelta(u.value);
       }
