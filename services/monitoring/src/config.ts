@@ -16,6 +16,17 @@ export const configSchema = z.object({
   GATEWAY_HEALTH_URL: z.string().url().optional(),
   /** Per-check timeout. */
   HEALTH_TIMEOUT_MS: z.coerce.number().int().min(50).default(2000),
+  /**
+   * Prices in USD per 1M tokens, `{ <model>: { input, output, cachedInput? } }`: inline JSON, or the
+   * path of a YAML/JSON file. Read once at start-up; a model without a price is stored at cost 0.
+   */
+  MODEL_PRICES: z.string().optional(),
+  /** Usage events committed per transaction at most. */
+  USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** How long a batch waits for more events after its first; bounds the ledger's added delay. */
+  USAGE_BATCH_LINGER_MS: z.coerce.number().int().min(0).max(5000).default(20),
+  /** An event taken but not acknowledged (a crashed replica) is redelivered after this. */
+  USAGE_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,21 +1,16 @@
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connectBus, consume, ensureStreams, subjects } from "@sloughgpt/bus";
+import { connectBus, ensureStreams, subjects } from "@sloughgpt/bus";
 import { migrate, openDatabase } from "@sloughgpt/db";
 import { monitoring } from "@sloughgpt/proto";
-import {
-  Counter,
-  checkGrpcHealth,
-  createLogger,
-  createMetrics,
-  loadConfig,
-  runMain,
-  serve,
-} from "@sloughgpt/runtime";
+import { checkGrpcHealth, createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { type Config, configSchema } from "./config.js";
 import type { ComponentCheck } from "./fleet/fleet.js";
+import { consumeBatches } from "./ingest/consumer.js";
+import { usageIngest } from "./ingest/usage-ingest.js";
 import { monitoringHandlers } from "./server.js";
-import { migrations, recordUsage } from "./usage/store.js";
+import { loadPriceTable } from "./usage/pricing.js";
+import { migrations } from "./usage/store.js";
 
 const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "monitoring", level: config.LOG_LEVEL });
@@ -37,6 +32,7 @@ function grpcChecks(c: Config): ComponentCheck[] {
 
 await runMain(logger, async (host) => {
   const metrics = createMetrics("monitoring");
+  const prices = await loadPriceTable(config.MODEL_PRICES);
   const db = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: path.join(config.DATA_DIR, "pglite", "monitoring"),
@@ -52,11 +48,11 @@ await runMain(logger, async (host) => {
   host.defer("nats", () => bus.close());
   await ensureStreams(bus, ["USAGE"]);
 
-  const usageEvents = new Counter({
-    name: "sloughgpt_usage_events_total",
-    help: "Usage events stored, by model and status.",
-    labelNames: ["model", "status"] as const,
-    registers: [metrics.registry],
+  const ingest = usageIngest({
+    db,
+    prices,
+    metrics,
+    logger: logger.child({ component: "usage-ledger" }),
   });
   const stopConsumers = new AbortController();
   const consumerLog = logger.child({ component: "usage-consumer" });
@@ -66,14 +62,16 @@ await runMain(logger, async (host) => {
     for (let attempt = 0; !stopConsumers.signal.aborted; attempt++) {
       try {
         consumerUp = true;
-        await consume(bus, {
-          def: subjects.usageGeneration,
+        await consumeBatches(bus, {
+          stream: subjects.usageGeneration.stream,
+          subject: subjects.usageGeneration.subject,
           durable: "monitoring-usage",
+          batchSize: config.USAGE_BATCH_SIZE,
+          lingerMs: config.USAGE_BATCH_LINGER_MS,
+          ackWaitMs: config.USAGE_ACK_WAIT_MS,
+          ...ingest,
           logger: consumerLog,
           signal: stopConsumers.signal,
-          handler: async (event) => {
-            if (await recordUsage(db, event)) usageEvents.inc({ model: event.model, status: event.status });
-          },
         });
       } catch (err) {
         consumerLog.error({ err, attempt }, "Stopped usage consumer with an error; restarting");
@@ -135,6 +133,7 @@ await runMain(logger, async (host) => {
           checks,
           timeoutMs: config.HEALTH_TIMEOUT_MS,
           db,
+          ingest: ingest.state,
           logger,
           metrics,
         }),

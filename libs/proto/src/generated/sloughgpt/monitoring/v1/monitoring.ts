@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -22,6 +24,138 @@ import {
 export const protobufPackage = "sloughgpt.monitoring.v1";
 
 export const protobufFileName = "sloughgpt/monitoring/v1/monitoring.proto";
+
+export enum UsageGroupBy {
+  USAGE_GROUP_BY_UNSPECIFIED = 0,
+  USAGE_GROUP_BY_TEAM = 1,
+  USAGE_GROUP_BY_KEY = 2,
+  USAGE_GROUP_BY_MODEL = 3,
+  /** USAGE_GROUP_BY_DAY - The UTC day a request finished. */
+  USAGE_GROUP_BY_DAY = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function usageGroupByFromJSON(object: any): UsageGroupBy {
+  switch (object) {
+    case 0:
+    case "USAGE_GROUP_BY_UNSPECIFIED":
+      return UsageGroupBy.USAGE_GROUP_BY_UNSPECIFIED;
+    case 1:
+    case "USAGE_GROUP_BY_TEAM":
+      return UsageGroupBy.USAGE_GROUP_BY_TEAM;
+    case 2:
+    case "USAGE_GROUP_BY_KEY":
+      return UsageGroupBy.USAGE_GROUP_BY_KEY;
+    case 3:
+    case "USAGE_GROUP_BY_MODEL":
+      return UsageGroupBy.USAGE_GROUP_BY_MODEL;
+    case 4:
+    case "USAGE_GROUP_BY_DAY":
+      return UsageGroupBy.USAGE_GROUP_BY_DAY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UsageGroupBy.UNRECOGNIZED;
+  }
+}
+
+export function usageGroupByToJSON(object: UsageGroupBy): string {
+  switch (object) {
+    case UsageGroupBy.USAGE_GROUP_BY_UNSPECIFIED:
+      return "USAGE_GROUP_BY_UNSPECIFIED";
+    case UsageGroupBy.USAGE_GROUP_BY_TEAM:
+      return "USAGE_GROUP_BY_TEAM";
+    case UsageGroupBy.USAGE_GROUP_BY_KEY:
+      return "USAGE_GROUP_BY_KEY";
+    case UsageGroupBy.USAGE_GROUP_BY_MODEL:
+      return "USAGE_GROUP_BY_MODEL";
+    case UsageGroupBy.USAGE_GROUP_BY_DAY:
+      return "USAGE_GROUP_BY_DAY";
+    case UsageGroupBy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum UsageExportKind {
+  /** USAGE_EXPORT_KIND_UNSPECIFIED - Raw records. */
+  USAGE_EXPORT_KIND_UNSPECIFIED = 0,
+  USAGE_EXPORT_KIND_RECORDS = 1,
+  /** USAGE_EXPORT_KIND_DAILY - Daily rollup rows per (day, team, key, model); `from` and `to` must be whole UTC days. */
+  USAGE_EXPORT_KIND_DAILY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function usageExportKindFromJSON(object: any): UsageExportKind {
+  switch (object) {
+    case 0:
+    case "USAGE_EXPORT_KIND_UNSPECIFIED":
+      return UsageExportKind.USAGE_EXPORT_KIND_UNSPECIFIED;
+    case 1:
+    case "USAGE_EXPORT_KIND_RECORDS":
+      return UsageExportKind.USAGE_EXPORT_KIND_RECORDS;
+    case 2:
+    case "USAGE_EXPORT_KIND_DAILY":
+      return UsageExportKind.USAGE_EXPORT_KIND_DAILY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UsageExportKind.UNRECOGNIZED;
+  }
+}
+
+export function usageExportKindToJSON(object: UsageExportKind): string {
+  switch (object) {
+    case UsageExportKind.USAGE_EXPORT_KIND_UNSPECIFIED:
+      return "USAGE_EXPORT_KIND_UNSPECIFIED";
+    case UsageExportKind.USAGE_EXPORT_KIND_RECORDS:
+      return "USAGE_EXPORT_KIND_RECORDS";
+    case UsageExportKind.USAGE_EXPORT_KIND_DAILY:
+      return "USAGE_EXPORT_KIND_DAILY";
+    case UsageExportKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum SpendPeriod {
+  SPEND_PERIOD_UNSPECIFIED = 0,
+  SPEND_PERIOD_DAILY = 1,
+  SPEND_PERIOD_MONTHLY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function spendPeriodFromJSON(object: any): SpendPeriod {
+  switch (object) {
+    case 0:
+    case "SPEND_PERIOD_UNSPECIFIED":
+      return SpendPeriod.SPEND_PERIOD_UNSPECIFIED;
+    case 1:
+    case "SPEND_PERIOD_DAILY":
+      return SpendPeriod.SPEND_PERIOD_DAILY;
+    case 2:
+    case "SPEND_PERIOD_MONTHLY":
+      return SpendPeriod.SPEND_PERIOD_MONTHLY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SpendPeriod.UNRECOGNIZED;
+  }
+}
+
+export function spendPeriodToJSON(object: SpendPeriod): string {
+  switch (object) {
+    case SpendPeriod.SPEND_PERIOD_UNSPECIFIED:
+      return "SPEND_PERIOD_UNSPECIFIED";
+    case SpendPeriod.SPEND_PERIOD_DAILY:
+      return "SPEND_PERIOD_DAILY";
+    case SpendPeriod.SPEND_PERIOD_MONTHLY:
+      return "SPEND_PERIOD_MONTHLY";
+    case SpendPeriod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export interface FleetStatusRequest {
 }
@@ -40,6 +174,8 @@ export interface UsageTotals {
   requests: number;
   promptTokens: number;
   completionTokens: number;
+  /** Exact decimal USD, e.g. "12.345000000000". */
+  costUsd: string;
 }
 
 export interface FleetStatusResponse {
@@ -47,6 +183,139 @@ export interface FleetStatusResponse {
   components: ComponentStatus[];
   usage: UsageTotals | undefined;
   checkedUnixMs: number;
+}
+
+export interface QueryUsageRequest {
+  /** Grouping columns, each at most once; rows are ordered by them. Empty gives one total row. */
+  groupBy: UsageGroupBy[];
+  /** Start, inclusive: a UTC date (2025-01-31) or an RFC 3339 instant. */
+  from: string;
+  /**
+   * End: a UTC date includes that whole day; an RFC 3339 instant is exclusive. At most 400 days
+   * after `from`.
+   */
+  to: string;
+  /** Filters; empty matches all. */
+  team: string;
+  keyId: string;
+  model: string;
+  /** Most rows returned: 0 means 1000; at most 10000. */
+  limit: number;
+}
+
+/** Usage of one group. Only the grouped columns are set. */
+export interface UsageRow {
+  team: string;
+  keyId: string;
+  model: string;
+  /** YYYY-MM-DD, UTC. */
+  day: string;
+  requests: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens reused from an earlier evaluation (prefix reuse); part of prompt_tokens. */
+  cachedTokens: number;
+  /** Requests answered from the response cache. */
+  cacheHits: number;
+  errorRequests: number;
+  cancelledRequests: number;
+  /** Requests whose model had no configured price; they cost 0. */
+  unpricedRequests: number;
+  /** Exact decimal USD. */
+  costUsd: string;
+}
+
+export interface QueryUsageResponse {
+  rows: UsageRow[];
+  /** More groups matched than `limit`; the rows returned are the first in order. */
+  truncated: boolean;
+  /** The range covered, as RFC 3339 instants: [from, to). */
+  from: string;
+  to: string;
+}
+
+export interface ExportUsageRequest {
+  kind: UsageExportKind;
+  /** As in QueryUsageRequest. */
+  from: string;
+  to: string;
+  team: string;
+  keyId: string;
+  model: string;
+  /** Most rows in this call: 0 means 100000; at most 1000000. */
+  limit: number;
+  /** Continues after the last row of an earlier call (its next_page_token). */
+  pageToken: string;
+}
+
+/** One usage record as stored, with the prices that were applied to it. */
+export interface UsageRecord {
+  id: string;
+  requestId: string;
+  team: string;
+  keyId: string;
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  cacheHit: boolean;
+  latencyMs: number;
+  /** ok | error | cancelled */
+  status: string;
+  /** RFC 3339, UTC, microseconds. */
+  finishedAt: string;
+  /** Exact decimal USD. */
+  costUsd: string;
+  /** USD per 1M tokens as applied; empty when the model had no price. */
+  priceInput: string;
+  priceCachedInput: string;
+  priceOutput: string;
+}
+
+export interface ExportUsageResponse {
+  /**
+   * One of the two is filled, by the request's kind; records ordered by (finished_at, id), rollup
+   * rows by (day, team, key_id, model).
+   */
+  records: UsageRecord[];
+  daily: UsageRow[];
+  /** Set on the last message when `limit` ended the call before the data did. */
+  nextPageToken: string;
+}
+
+export interface GetSpendRequest {
+  /** At least one of key_id and team. */
+  keyId: string;
+  team: string;
+  period: SpendPeriod;
+  /** An RFC 3339 instant inside the period to read; empty means now. */
+  at: string;
+}
+
+export interface Spend {
+  /** Exact decimal USD. */
+  costUsd: string;
+  requests: number;
+  /** When this spend last changed; 0 when nothing was spent in the period. */
+  updatedUnixMs: number;
+}
+
+export interface GetSpendResponse {
+  /** Unset when the request named no key (or no team). */
+  key: Spend | undefined;
+  team:
+    | Spend
+    | undefined;
+  /** The period as RFC 3339 instants: [period_start, period_end), UTC. */
+  periodStart: string;
+  periodEnd: string;
+  /**
+   * Freshness: spend includes every usage event committed to the ledger. These describe this
+   * replica's consumer at its last batch: events then still waiting in JetStream (0: caught up)
+   * and when that batch committed (0: none yet since start).
+   */
+  backlogEvents: number;
+  ingestedUnixMs: number;
 }
 
 function createBaseFleetStatusRequest(): FleetStatusRequest {
@@ -255,7 +524,7 @@ export const ComponentStatus: MessageFns<ComponentStatus> = {
 };
 
 function createBaseUsageTotals(): UsageTotals {
-  return { requests: 0, promptTokens: 0, completionTokens: 0 };
+  return { requests: 0, promptTokens: 0, completionTokens: 0, costUsd: "" };
 }
 
 export const UsageTotals: MessageFns<UsageTotals> = {
@@ -268,6 +537,9 @@ export const UsageTotals: MessageFns<UsageTotals> = {
     }
     if (message.completionTokens !== 0) {
       writer.uint32(24).uint64(message.completionTokens);
+    }
+    if (message.costUsd !== "") {
+      writer.uint32(34).string(message.costUsd);
     }
     return writer;
   },
@@ -309,6 +581,14 @@ export const UsageTotals: MessageFns<UsageTotals> = {
             message.completionTokens = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.costUsd = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -334,6 +614,11 @@ export const UsageTotals: MessageFns<UsageTotals> = {
         : isSet(object.completion_tokens)
         ? globalThis.Number(object.completion_tokens)
         : 0,
+      costUsd: isSet(object.costUsd)
+        ? globalThis.String(object.costUsd)
+        : isSet(object.cost_usd)
+        ? globalThis.String(object.cost_usd)
+        : "",
     };
   },
 
@@ -348,6 +633,9 @@ export const UsageTotals: MessageFns<UsageTotals> = {
     if (message.completionTokens !== 0) {
       obj.completionTokens = Math.round(message.completionTokens);
     }
+    if (message.costUsd !== "") {
+      obj.costUsd = message.costUsd;
+    }
     return obj;
   },
 
@@ -359,6 +647,7 @@ export const UsageTotals: MessageFns<UsageTotals> = {
     message.requests = object.requests ?? 0;
     message.promptTokens = object.promptTokens ?? 0;
     message.completionTokens = object.completionTokens ?? 0;
+    message.costUsd = object.costUsd ?? "";
     return message;
   },
 };
@@ -488,7 +777,1688 @@ export const FleetStatusResponse: MessageFns<FleetStatusResponse> = {
   },
 };
 
-/** Fleet health and usage counters. */
+function createBaseQueryUsageRequest(): QueryUsageRequest {
+  return { groupBy: [], from: "", to: "", team: "", keyId: "", model: "", limit: 0 };
+}
+
+export const QueryUsageRequest: MessageFns<QueryUsageRequest> = {
+  encode(message: QueryUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.groupBy.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.groupBy) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.from !== "") {
+      writer.uint32(18).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(26).string(message.to);
+    }
+    if (message.team !== "") {
+      writer.uint32(34).string(message.team);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(42).string(message.keyId);
+    }
+    if (message.model !== "") {
+      writer.uint32(50).string(message.model);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(56).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.groupBy.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.groupBy.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryUsageRequest {
+    return {
+      groupBy: globalThis.Array.isArray(object?.groupBy)
+        ? object.groupBy.map((e: any) => usageGroupByFromJSON(e))
+        : globalThis.Array.isArray(object?.group_by)
+        ? object.group_by.map((e: any) => usageGroupByFromJSON(e))
+        : [],
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: QueryUsageRequest): unknown {
+    const obj: any = {};
+    if (message.groupBy?.length) {
+      obj.groupBy = message.groupBy.map((e) => usageGroupByToJSON(e));
+    }
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueryUsageRequest>, I>>(base?: I): QueryUsageRequest {
+    return QueryUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueryUsageRequest>, I>>(object: I): QueryUsageRequest {
+    const message = createBaseQueryUsageRequest();
+    message.groupBy = object.groupBy?.map((e) => e) || [];
+    message.from = object.from ?? "";
+    message.to = object.to ?? "";
+    message.team = object.team ?? "";
+    message.keyId = object.keyId ?? "";
+    message.model = object.model ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseUsageRow(): UsageRow {
+  return {
+    team: "",
+    keyId: "",
+    model: "",
+    day: "",
+    requests: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    cacheHits: 0,
+    errorRequests: 0,
+    cancelledRequests: 0,
+    unpricedRequests: 0,
+    costUsd: "",
+  };
+}
+
+export const UsageRow: MessageFns<UsageRow> = {
+  encode(message: UsageRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.team !== "") {
+      writer.uint32(10).string(message.team);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(18).string(message.keyId);
+    }
+    if (message.model !== "") {
+      writer.uint32(26).string(message.model);
+    }
+    if (message.day !== "") {
+      writer.uint32(34).string(message.day);
+    }
+    if (message.requests !== 0) {
+      writer.uint32(40).uint64(message.requests);
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(48).uint64(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      writer.uint32(56).uint64(message.completionTokens);
+    }
+    if (message.cachedTokens !== 0) {
+      writer.uint32(64).uint64(message.cachedTokens);
+    }
+    if (message.cacheHits !== 0) {
+      writer.uint32(72).uint64(message.cacheHits);
+    }
+    if (message.errorRequests !== 0) {
+      writer.uint32(80).uint64(message.errorRequests);
+    }
+    if (message.cancelledRequests !== 0) {
+      writer.uint32(88).uint64(message.cancelledRequests);
+    }
+    if (message.unpricedRequests !== 0) {
+      writer.uint32(96).uint64(message.unpricedRequests);
+    }
+    if (message.costUsd !== "") {
+      writer.uint32(106).string(message.costUsd);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.day = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.requests = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.promptTokens = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.completionTokens = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cachedTokens = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.cacheHits = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.errorRequests = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.cancelledRequests = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.unpricedRequests = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.costUsd = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UsageRow {
+    return {
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      day: isSet(object.day) ? globalThis.String(object.day) : "",
+      requests: isSet(object.requests) ? globalThis.Number(object.requests) : 0,
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : 0,
+      completionTokens: isSet(object.completionTokens)
+        ? globalThis.Number(object.completionTokens)
+        : isSet(object.completion_tokens)
+        ? globalThis.Number(object.completion_tokens)
+        : 0,
+      cachedTokens: isSet(object.cachedTokens)
+        ? globalThis.Number(object.cachedTokens)
+        : isSet(object.cached_tokens)
+        ? globalThis.Number(object.cached_tokens)
+        : 0,
+      cacheHits: isSet(object.cacheHits)
+        ? globalThis.Number(object.cacheHits)
+        : isSet(object.cache_hits)
+        ? globalThis.Number(object.cache_hits)
+        : 0,
+      errorRequests: isSet(object.errorRequests)
+        ? globalThis.Number(object.errorRequests)
+        : isSet(object.error_requests)
+        ? globalThis.Number(object.error_requests)
+        : 0,
+      cancelledRequests: isSet(object.cancelledRequests)
+        ? globalThis.Number(object.cancelledRequests)
+        : isSet(object.cancelled_requests)
+        ? globalThis.Number(object.cancelled_requests)
+        : 0,
+      unpricedRequests: isSet(object.unpricedRequests)
+        ? globalThis.Number(object.unpricedRequests)
+        : isSet(object.unpriced_requests)
+        ? globalThis.Number(object.unpriced_requests)
+        : 0,
+      costUsd: isSet(object.costUsd)
+        ? globalThis.String(object.costUsd)
+        : isSet(object.cost_usd)
+        ? globalThis.String(object.cost_usd)
+        : "",
+    };
+  },
+
+  toJSON(message: UsageRow): unknown {
+    const obj: any = {};
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.day !== "") {
+      obj.day = message.day;
+    }
+    if (message.requests !== 0) {
+      obj.requests = Math.round(message.requests);
+    }
+    if (message.promptTokens !== 0) {
+      obj.promptTokens = Math.round(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      obj.completionTokens = Math.round(message.completionTokens);
+    }
+    if (message.cachedTokens !== 0) {
+      obj.cachedTokens = Math.round(message.cachedTokens);
+    }
+    if (message.cacheHits !== 0) {
+      obj.cacheHits = Math.round(message.cacheHits);
+    }
+    if (message.errorRequests !== 0) {
+      obj.errorRequests = Math.round(message.errorRequests);
+    }
+    if (message.cancelledRequests !== 0) {
+      obj.cancelledRequests = Math.round(message.cancelledRequests);
+    }
+    if (message.unpricedRequests !== 0) {
+      obj.unpricedRequests = Math.round(message.unpricedRequests);
+    }
+    if (message.costUsd !== "") {
+      obj.costUsd = message.costUsd;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UsageRow>, I>>(base?: I): UsageRow {
+    return UsageRow.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UsageRow>, I>>(object: I): UsageRow {
+    const message = createBaseUsageRow();
+    message.team = object.team ?? "";
+    message.keyId = object.keyId ?? "";
+    message.model = object.model ?? "";
+    message.day = object.day ?? "";
+    message.requests = object.requests ?? 0;
+    message.promptTokens = object.promptTokens ?? 0;
+    message.completionTokens = object.completionTokens ?? 0;
+    message.cachedTokens = object.cachedTokens ?? 0;
+    message.cacheHits = object.cacheHits ?? 0;
+    message.errorRequests = object.errorRequests ?? 0;
+    message.cancelledRequests = object.cancelledRequests ?? 0;
+    message.unpricedRequests = object.unpricedRequests ?? 0;
+    message.costUsd = object.costUsd ?? "";
+    return message;
+  },
+};
+
+function createBaseQueryUsageResponse(): QueryUsageResponse {
+  return { rows: [], truncated: false, from: "", to: "" };
+}
+
+export const QueryUsageResponse: MessageFns<QueryUsageResponse> = {
+  encode(message: QueryUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.rows) {
+      UsageRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.truncated !== false) {
+      writer.uint32(16).bool(message.truncated);
+    }
+    if (message.from !== "") {
+      writer.uint32(26).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(34).string(message.to);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueryUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueryUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.rows.push(UsageRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueryUsageResponse {
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => UsageRow.fromJSON(e)) : [],
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+    };
+  },
+
+  toJSON(message: QueryUsageResponse): unknown {
+    const obj: any = {};
+    if (message.rows?.length) {
+      obj.rows = message.rows.map((e) => UsageRow.toJSON(e));
+    }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueryUsageResponse>, I>>(base?: I): QueryUsageResponse {
+    return QueryUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueryUsageResponse>, I>>(object: I): QueryUsageResponse {
+    const message = createBaseQueryUsageResponse();
+    message.rows = object.rows?.map((e) => UsageRow.fromPartial(e)) || [];
+    message.truncated = object.truncated ?? false;
+    message.from = object.from ?? "";
+    message.to = object.to ?? "";
+    return message;
+  },
+};
+
+function createBaseExportUsageRequest(): ExportUsageRequest {
+  return { kind: 0, from: "", to: "", team: "", keyId: "", model: "", limit: 0, pageToken: "" };
+}
+
+export const ExportUsageRequest: MessageFns<ExportUsageRequest> = {
+  encode(message: ExportUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.from !== "") {
+      writer.uint32(18).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(26).string(message.to);
+    }
+    if (message.team !== "") {
+      writer.uint32(34).string(message.team);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(42).string(message.keyId);
+    }
+    if (message.model !== "") {
+      writer.uint32(50).string(message.model);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(56).uint32(message.limit);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(66).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportUsageRequest {
+    return {
+      kind: isSet(object.kind) ? usageExportKindFromJSON(object.kind) : 0,
+      from: isSet(object.from) ? globalThis.String(object.from) : "",
+      to: isSet(object.to) ? globalThis.String(object.to) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportUsageRequest): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = usageExportKindToJSON(message.kind);
+    }
+    if (message.from !== "") {
+      obj.from = message.from;
+    }
+    if (message.to !== "") {
+      obj.to = message.to;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportUsageRequest>, I>>(base?: I): ExportUsageRequest {
+    return ExportUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportUsageRequest>, I>>(object: I): ExportUsageRequest {
+    const message = createBaseExportUsageRequest();
+    message.kind = object.kind ?? 0;
+    message.from = object.from ?? "";
+    message.to = object.to ?? "";
+    message.team = object.team ?? "";
+    message.keyId = object.keyId ?? "";
+    message.model = object.model ?? "";
+    message.limit = object.limit ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseUsageRecord(): UsageRecord {
+  return {
+    id: "",
+    requestId: "",
+    team: "",
+    keyId: "",
+    model: "",
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    cacheHit: false,
+    latencyMs: 0,
+    status: "",
+    finishedAt: "",
+    costUsd: "",
+    priceInput: "",
+    priceCachedInput: "",
+    priceOutput: "",
+  };
+}
+
+export const UsageRecord: MessageFns<UsageRecord> = {
+  encode(message: UsageRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    if (message.team !== "") {
+      writer.uint32(26).string(message.team);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(34).string(message.keyId);
+    }
+    if (message.model !== "") {
+      writer.uint32(42).string(message.model);
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(48).uint32(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      writer.uint32(56).uint32(message.completionTokens);
+    }
+    if (message.cachedTokens !== 0) {
+      writer.uint32(64).uint32(message.cachedTokens);
+    }
+    if (message.cacheHit !== false) {
+      writer.uint32(72).bool(message.cacheHit);
+    }
+    if (message.latencyMs !== 0) {
+      writer.uint32(81).double(message.latencyMs);
+    }
+    if (message.status !== "") {
+      writer.uint32(90).string(message.status);
+    }
+    if (message.finishedAt !== "") {
+      writer.uint32(98).string(message.finishedAt);
+    }
+    if (message.costUsd !== "") {
+      writer.uint32(106).string(message.costUsd);
+    }
+    if (message.priceInput !== "") {
+      writer.uint32(114).string(message.priceInput);
+    }
+    if (message.priceCachedInput !== "") {
+      writer.uint32(122).string(message.priceCachedInput);
+    }
+    if (message.priceOutput !== "") {
+      writer.uint32(130).string(message.priceOutput);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.promptTokens = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.completionTokens = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cachedTokens = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.cacheHit = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.latencyMs = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.finishedAt = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.costUsd = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.priceInput = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.priceCachedInput = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.priceOutput = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UsageRecord {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : 0,
+      completionTokens: isSet(object.completionTokens)
+        ? globalThis.Number(object.completionTokens)
+        : isSet(object.completion_tokens)
+        ? globalThis.Number(object.completion_tokens)
+        : 0,
+      cachedTokens: isSet(object.cachedTokens)
+        ? globalThis.Number(object.cachedTokens)
+        : isSet(object.cached_tokens)
+        ? globalThis.Number(object.cached_tokens)
+        : 0,
+      cacheHit: isSet(object.cacheHit)
+        ? globalThis.Boolean(object.cacheHit)
+        : isSet(object.cache_hit)
+        ? globalThis.Boolean(object.cache_hit)
+        : false,
+      latencyMs: isSet(object.latencyMs)
+        ? globalThis.Number(object.latencyMs)
+        : isSet(object.latency_ms)
+        ? globalThis.Number(object.latency_ms)
+        : 0,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      finishedAt: isSet(object.finishedAt)
+        ? globalThis.String(object.finishedAt)
+        : isSet(object.finished_at)
+        ? globalThis.String(object.finished_at)
+        : "",
+      costUsd: isSet(object.costUsd)
+        ? globalThis.String(object.costUsd)
+        : isSet(object.cost_usd)
+        ? globalThis.String(object.cost_usd)
+        : "",
+      priceInput: isSet(object.priceInput)
+        ? globalThis.String(object.priceInput)
+        : isSet(object.price_input)
+        ? globalThis.String(object.price_input)
+        : "",
+      priceCachedInput: isSet(object.priceCachedInput)
+        ? globalThis.String(object.priceCachedInput)
+        : isSet(object.price_cached_input)
+        ? globalThis.String(object.price_cached_input)
+        : "",
+      priceOutput: isSet(object.priceOutput)
+        ? globalThis.String(object.priceOutput)
+        : isSet(object.price_output)
+        ? globalThis.String(object.price_output)
+        : "",
+    };
+  },
+
+  toJSON(message: UsageRecord): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.promptTokens !== 0) {
+      obj.promptTokens = Math.round(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      obj.completionTokens = Math.round(message.completionTokens);
+    }
+    if (message.cachedTokens !== 0) {
+      obj.cachedTokens = Math.round(message.cachedTokens);
+    }
+    if (message.cacheHit !== false) {
+      obj.cacheHit = message.cacheHit;
+    }
+    if (message.latencyMs !== 0) {
+      obj.latencyMs = floatToJson(message.latencyMs);
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.finishedAt !== "") {
+      obj.finishedAt = message.finishedAt;
+    }
+    if (message.costUsd !== "") {
+      obj.costUsd = message.costUsd;
+    }
+    if (message.priceInput !== "") {
+      obj.priceInput = message.priceInput;
+    }
+    if (message.priceCachedInput !== "") {
+      obj.priceCachedInput = message.priceCachedInput;
+    }
+    if (message.priceOutput !== "") {
+      obj.priceOutput = message.priceOutput;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UsageRecord>, I>>(base?: I): UsageRecord {
+    return UsageRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UsageRecord>, I>>(object: I): UsageRecord {
+    const message = createBaseUsageRecord();
+    message.id = object.id ?? "";
+    message.requestId = object.requestId ?? "";
+    message.team = object.team ?? "";
+    message.keyId = object.keyId ?? "";
+    message.model = object.model ?? "";
+    message.promptTokens = object.promptTokens ?? 0;
+    message.completionTokens = object.completionTokens ?? 0;
+    message.cachedTokens = object.cachedTokens ?? 0;
+    message.cacheHit = object.cacheHit ?? false;
+    message.latencyMs = object.latencyMs ?? 0;
+    message.status = object.status ?? "";
+    message.finishedAt = object.finishedAt ?? "";
+    message.costUsd = object.costUsd ?? "";
+    message.priceInput = object.priceInput ?? "";
+    message.priceCachedInput = object.priceCachedInput ?? "";
+    message.priceOutput = object.priceOutput ?? "";
+    return message;
+  },
+};
+
+function createBaseExportUsageResponse(): ExportUsageResponse {
+  return { records: [], daily: [], nextPageToken: "" };
+}
+
+export const ExportUsageResponse: MessageFns<ExportUsageResponse> = {
+  encode(message: ExportUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.records) {
+      UsageRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.daily) {
+      UsageRow.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(26).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.records.push(UsageRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.daily.push(UsageRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportUsageResponse {
+    return {
+      records: globalThis.Array.isArray(object?.records) ? object.records.map((e: any) => UsageRecord.fromJSON(e)) : [],
+      daily: globalThis.Array.isArray(object?.daily) ? object.daily.map((e: any) => UsageRow.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportUsageResponse): unknown {
+    const obj: any = {};
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => UsageRecord.toJSON(e));
+    }
+    if (message.daily?.length) {
+      obj.daily = message.daily.map((e) => UsageRow.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportUsageResponse>, I>>(base?: I): ExportUsageResponse {
+    return ExportUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportUsageResponse>, I>>(object: I): ExportUsageResponse {
+    const message = createBaseExportUsageResponse();
+    message.records = object.records?.map((e) => UsageRecord.fromPartial(e)) || [];
+    message.daily = object.daily?.map((e) => UsageRow.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSpendRequest(): GetSpendRequest {
+  return { keyId: "", team: "", period: 0, at: "" };
+}
+
+export const GetSpendRequest: MessageFns<GetSpendRequest> = {
+  encode(message: GetSpendRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyId !== "") {
+      writer.uint32(10).string(message.keyId);
+    }
+    if (message.team !== "") {
+      writer.uint32(18).string(message.team);
+    }
+    if (message.period !== 0) {
+      writer.uint32(24).int32(message.period);
+    }
+    if (message.at !== "") {
+      writer.uint32(34).string(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSpendRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSpendRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.period = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.at = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSpendRequest {
+    return {
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      period: isSet(object.period) ? spendPeriodFromJSON(object.period) : 0,
+      at: isSet(object.at) ? globalThis.String(object.at) : "",
+    };
+  },
+
+  toJSON(message: GetSpendRequest): unknown {
+    const obj: any = {};
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.period !== 0) {
+      obj.period = spendPeriodToJSON(message.period);
+    }
+    if (message.at !== "") {
+      obj.at = message.at;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSpendRequest>, I>>(base?: I): GetSpendRequest {
+    return GetSpendRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSpendRequest>, I>>(object: I): GetSpendRequest {
+    const message = createBaseGetSpendRequest();
+    message.keyId = object.keyId ?? "";
+    message.team = object.team ?? "";
+    message.period = object.period ?? 0;
+    message.at = object.at ?? "";
+    return message;
+  },
+};
+
+function createBaseSpend(): Spend {
+  return { costUsd: "", requests: 0, updatedUnixMs: 0 };
+}
+
+export const Spend: MessageFns<Spend> = {
+  encode(message: Spend, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.costUsd !== "") {
+      writer.uint32(10).string(message.costUsd);
+    }
+    if (message.requests !== 0) {
+      writer.uint32(16).uint64(message.requests);
+    }
+    if (message.updatedUnixMs !== 0) {
+      writer.uint32(24).int64(message.updatedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Spend {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSpend();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.costUsd = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.requests = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updatedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Spend {
+    return {
+      costUsd: isSet(object.costUsd)
+        ? globalThis.String(object.costUsd)
+        : isSet(object.cost_usd)
+        ? globalThis.String(object.cost_usd)
+        : "",
+      requests: isSet(object.requests) ? globalThis.Number(object.requests) : 0,
+      updatedUnixMs: isSet(object.updatedUnixMs)
+        ? globalThis.Number(object.updatedUnixMs)
+        : isSet(object.updated_unix_ms)
+        ? globalThis.Number(object.updated_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: Spend): unknown {
+    const obj: any = {};
+    if (message.costUsd !== "") {
+      obj.costUsd = message.costUsd;
+    }
+    if (message.requests !== 0) {
+      obj.requests = Math.round(message.requests);
+    }
+    if (message.updatedUnixMs !== 0) {
+      obj.updatedUnixMs = Math.round(message.updatedUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Spend>, I>>(base?: I): Spend {
+    return Spend.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Spend>, I>>(object: I): Spend {
+    const message = createBaseSpend();
+    message.costUsd = object.costUsd ?? "";
+    message.requests = object.requests ?? 0;
+    message.updatedUnixMs = object.updatedUnixMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetSpendResponse(): GetSpendResponse {
+  return { key: undefined, team: undefined, periodStart: "", periodEnd: "", backlogEvents: 0, ingestedUnixMs: 0 };
+}
+
+export const GetSpendResponse: MessageFns<GetSpendResponse> = {
+  encode(message: GetSpendResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined) {
+      Spend.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    if (message.team !== undefined) {
+      Spend.encode(message.team, writer.uint32(18).fork()).join();
+    }
+    if (message.periodStart !== "") {
+      writer.uint32(26).string(message.periodStart);
+    }
+    if (message.periodEnd !== "") {
+      writer.uint32(34).string(message.periodEnd);
+    }
+    if (message.backlogEvents !== 0) {
+      writer.uint32(40).uint64(message.backlogEvents);
+    }
+    if (message.ingestedUnixMs !== 0) {
+      writer.uint32(48).int64(message.ingestedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSpendResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSpendResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = Spend.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.team = Spend.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.periodStart = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.periodEnd = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.backlogEvents = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.ingestedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSpendResponse {
+    return {
+      key: isSet(object.key) ? Spend.fromJSON(object.key) : undefined,
+      team: isSet(object.team) ? Spend.fromJSON(object.team) : undefined,
+      periodStart: isSet(object.periodStart)
+        ? globalThis.String(object.periodStart)
+        : isSet(object.period_start)
+        ? globalThis.String(object.period_start)
+        : "",
+      periodEnd: isSet(object.periodEnd)
+        ? globalThis.String(object.periodEnd)
+        : isSet(object.period_end)
+        ? globalThis.String(object.period_end)
+        : "",
+      backlogEvents: isSet(object.backlogEvents)
+        ? globalThis.Number(object.backlogEvents)
+        : isSet(object.backlog_events)
+        ? globalThis.Number(object.backlog_events)
+        : 0,
+      ingestedUnixMs: isSet(object.ingestedUnixMs)
+        ? globalThis.Number(object.ingestedUnixMs)
+        : isSet(object.ingested_unix_ms)
+        ? globalThis.Number(object.ingested_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetSpendResponse): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = Spend.toJSON(message.key);
+    }
+    if (message.team !== undefined) {
+      obj.team = Spend.toJSON(message.team);
+    }
+    if (message.periodStart !== "") {
+      obj.periodStart = message.periodStart;
+    }
+    if (message.periodEnd !== "") {
+      obj.periodEnd = message.periodEnd;
+    }
+    if (message.backlogEvents !== 0) {
+      obj.backlogEvents = Math.round(message.backlogEvents);
+    }
+    if (message.ingestedUnixMs !== 0) {
+      obj.ingestedUnixMs = Math.round(message.ingestedUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSpendResponse>, I>>(base?: I): GetSpendResponse {
+    return GetSpendResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSpendResponse>, I>>(object: I): GetSpendResponse {
+    const message = createBaseGetSpendResponse();
+    message.key = (object.key !== undefined && object.key !== null) ? Spend.fromPartial(object.key) : undefined;
+    message.team = (object.team !== undefined && object.team !== null) ? Spend.fromPartial(object.team) : undefined;
+    message.periodStart = object.periodStart ?? "";
+    message.periodEnd = object.periodEnd ?? "";
+    message.backlogEvents = object.backlogEvents ?? 0;
+    message.ingestedUnixMs = object.ingestedUnixMs ?? 0;
+    return message;
+  },
+};
+
+/**
+ * Fleet health, usage reports and spend. Usage comes from the usage ledger: one record per
+ * request, written idempotently from JetStream, with daily rollups kept in the same transaction.
+ */
 export type MonitoringServiceService = typeof MonitoringServiceService;
 export const MonitoringServiceService = {
   fleetStatus: {
@@ -500,10 +2470,58 @@ export const MonitoringServiceService = {
     responseSerialize: (value: FleetStatusResponse): Buffer => Buffer.from(FleetStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FleetStatusResponse => FleetStatusResponse.decode(value),
   },
+  /** Aggregated usage over a time range, grouped by any of team, key, model and day. */
+  queryUsage: {
+    path: "/sloughgpt.monitoring.v1.MonitoringService/QueryUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: QueryUsageRequest): Buffer => Buffer.from(QueryUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QueryUsageRequest => QueryUsageRequest.decode(value),
+    responseSerialize: (value: QueryUsageResponse): Buffer => Buffer.from(QueryUsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QueryUsageResponse => QueryUsageResponse.decode(value),
+  },
+  /**
+   * Raw usage records or daily rollup rows, in pages of up to 1000 rows per message (for CSV
+   * export). One call returns at most `limit` rows; the last message then carries a page token.
+   */
+  exportUsage: {
+    path: "/sloughgpt.monitoring.v1.MonitoringService/ExportUsage" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ExportUsageRequest): Buffer => Buffer.from(ExportUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportUsageRequest => ExportUsageRequest.decode(value),
+    responseSerialize: (value: ExportUsageResponse): Buffer => Buffer.from(ExportUsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportUsageResponse => ExportUsageResponse.decode(value),
+  },
+  /**
+   * Spend of a key and of a team in the current UTC day or month: primary-key lookups, meant to be
+   * called on every request by a budget check.
+   */
+  getSpend: {
+    path: "/sloughgpt.monitoring.v1.MonitoringService/GetSpend" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSpendRequest): Buffer => Buffer.from(GetSpendRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSpendRequest => GetSpendRequest.decode(value),
+    responseSerialize: (value: GetSpendResponse): Buffer => Buffer.from(GetSpendResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetSpendResponse => GetSpendResponse.decode(value),
+  },
 } as const;
 
 export interface MonitoringServiceServer extends UntypedServiceImplementation {
   fleetStatus: handleUnaryCall<FleetStatusRequest, FleetStatusResponse>;
+  /** Aggregated usage over a time range, grouped by any of team, key, model and day. */
+  queryUsage: handleUnaryCall<QueryUsageRequest, QueryUsageResponse>;
+  /**
+   * Raw usage records or daily rollup rows, in pages of up to 1000 rows per message (for CSV
+   * export). One call returns at most `limit` rows; the last message then carries a page token.
+   */
+  exportUsage: handleServerStreamingCall<ExportUsageRequest, ExportUsageResponse>;
+  /**
+   * Spend of a key and of a team in the current UTC day or month: primary-key lookups, meant to be
+   * called on every request by a budget check.
+   */
+  getSpend: handleUnaryCall<GetSpendRequest, GetSpendResponse>;
 }
 
 export interface MonitoringServiceClient extends Client {
@@ -522,6 +2540,51 @@ export interface MonitoringServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FleetStatusResponse) => void,
   ): ClientUnaryCall;
+  /** Aggregated usage over a time range, grouped by any of team, key, model and day. */
+  queryUsage(
+    request: QueryUsageRequest,
+    callback: (error: ServiceError | null, response: QueryUsageResponse) => void,
+  ): ClientUnaryCall;
+  queryUsage(
+    request: QueryUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: QueryUsageResponse) => void,
+  ): ClientUnaryCall;
+  queryUsage(
+    request: QueryUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: QueryUsageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Raw usage records or daily rollup rows, in pages of up to 1000 rows per message (for CSV
+   * export). One call returns at most `limit` rows; the last message then carries a page token.
+   */
+  exportUsage(request: ExportUsageRequest, options?: Partial<CallOptions>): ClientReadableStream<ExportUsageResponse>;
+  exportUsage(
+    request: ExportUsageRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ExportUsageResponse>;
+  /**
+   * Spend of a key and of a team in the current UTC day or month: primary-key lookups, meant to be
+   * called on every request by a budget check.
+   */
+  getSpend(
+    request: GetSpendRequest,
+    callback: (error: ServiceError | null, response: GetSpendResponse) => void,
+  ): ClientUnaryCall;
+  getSpend(
+    request: GetSpendRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSpendResponse) => void,
+  ): ClientUnaryCall;
+  getSpend(
+    request: GetSpendRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSpendResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const MonitoringServiceClient = makeGenericClientConstructor(
@@ -532,6 +2595,10 @@ export const MonitoringServiceClient = makeGenericClientConstructor(
   service: typeof MonitoringServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
