@@ -13,7 +13,8 @@ function app() {
     upstreamTimeoutMs: 1000,
     shutdownSignal: new AbortController().signal,
   });
-  a.get("/trace", async () => currentTrace() ?? null);
+  // Every route declares its permission (an undeclared one fails at registration).
+  a.get("/trace", { config: { permission: "models:read" } }, async () => currentTrace() ?? null);
   return a;
 }
 

@@ -1,10 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { childTrace, type Logger, parseTraceparent, type TraceContext, withTrace } from "@sloughgpt/runtime";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import type { AuditLog } from "./audit/log.js";
+import { maskDeep } from "./audit/mask.js";
 import type { Upstreams } from "./clients.js";
-import type { Principal } from "./http/auth.js";
+import { auditRequests, noteError } from "./http/audit.js";
+import type { Authenticate, Principal } from "./http/auth.js";
 import { toHttpError } from "./http/errors.js";
+import { authorize, checkModelAccess, type RouteDeclaration, requireRoutePermissions } from "./http/rbac.js";
+import type { Identity } from "./identity/identity.js";
+import { adminAuditRoutes } from "./routes/admin-audit.js";
+import { adminKeyRoutes } from "./routes/admin-keys.js";
 import { adminModelRoutes } from "./routes/admin-models.js";
+import { adminTeamRoutes } from "./routes/admin-teams.js";
 import { openaiRoutes } from "./routes/openai.js";
 import { platformRoutes } from "./routes/platform.js";
 
@@ -12,17 +20,29 @@ declare module "fastify" {
   interface FastifyRequest {
     principal: Principal;
   }
+  interface FastifyInstance {
+    /** Every route with the permission it declared (the RBAC test walks them all). */
+    routePermissions: readonly RouteDeclaration[];
+  }
 }
 
 export interface AppDeps {
   upstreams: Upstreams;
-  authenticate: (authorization: string | undefined) => Principal;
+  authenticate: Authenticate;
   logger: Logger;
   bodyLimit: number;
   generationTimeoutMs: number;
   upstreamTimeoutMs: number;
   /** Aborted when shutdown stops waiting for in-flight requests: open streams end with [DONE]. */
   shutdownSignal: AbortSignal;
+  /** Issued keys and teams. Without it only the bootstrap key (and OIDC tokens) authenticate and the key and team routes are absent. */
+  identity?: Identity;
+  /** Without it nothing is audited and `GET /v1/admin/audit` is absent. */
+  audit?: AuditLog;
+  /** Log request bodies, masked (LOG_PROMPTS). */
+  logPrompts?: boolean;
+  /** Client address from X-Forwarded-For (TRUST_PROXY). */
+  trustProxy?: boolean;
 }
 
 const headerValue = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h);
@@ -41,6 +61,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return logger.child({ ...bindings, trace_id: trace.traceId }, opts);
     },
     bodyLimit: deps.bodyLimit,
+    trustProxy: deps.trustProxy ?? false,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
@@ -60,17 +81,31 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     else jsonParser(request, body.toString(), done);
   });
   app.decorateRequest("principal", null as unknown as Principal);
+  app.decorateRequest("auditContext", null as unknown as FastifyRequest["auditContext"]);
+  // Registered before any route: from here on a route without a permission fails start-up.
+  app.decorate("routePermissions", requireRoutePermissions(app));
   // Continue the caller's trace (W3C traceparent) or start one: the rest of the request, its logs and
   // its upstream calls run inside it.
   app.addHook("onRequest", (request, _reply, done) => {
     withTrace(traces.get(request.raw) ?? childTrace(), () => done());
   });
+  // Authentication and RBAC run before the body is read: a refused request never has it parsed.
   app.addHook("onRequest", async (request, reply) => {
+    request.auditContext = {};
     reply.header("x-request-id", request.id);
-    request.principal = deps.authenticate(request.headers.authorization);
+    request.principal = await deps.authenticate(request.headers.authorization);
+    authorize(request);
   });
+  app.addHook("preHandler", async (request) => {
+    checkModelAccess(request.principal, request.routeOptions.config.permission, request.body);
+    if (deps.logPrompts && request.body !== undefined) {
+      request.log.info({ body: maskDeep(request.body) }, "Received request body");
+    }
+  });
+  if (deps.audit) auditRequests(app, deps.audit);
   app.setErrorHandler((err, request, reply) => {
     const e = toHttpError(err);
+    noteError(request, err, e.body.error.code);
     if (e.status >= 500) request.log.error({ err }, "Failed request");
     else request.log.info({ status: e.status, code: e.body.error.code }, "Rejected request");
     void reply.code(e.status).headers(e.headers).send(e.body);
@@ -87,6 +122,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   openaiRoutes(app, deps);
   adminModelRoutes(app, deps);
+  if (deps.identity) {
+    adminKeyRoutes(app, { identity: deps.identity });
+    adminTeamRoutes(app, { identity: deps.identity });
+  }
+  if (deps.audit) adminAuditRoutes(app, { audit: deps.audit });
   platformRoutes(app, { ...deps, reasoningTimeoutMs: deps.generationTimeoutMs });
   return app;
 }

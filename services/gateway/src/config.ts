@@ -1,29 +1,59 @@
-import { baseEnv, port } from "@sloughgpt/runtime";
+import { baseEnv, boolish, databaseEnv, natsEnv, port } from "@sloughgpt/runtime";
 import { z } from "zod";
 
 const addr = z.string().regex(/^[^:\s]+:\d+$/, "expected host:port");
 
-export const configSchema = z.object({
-  ...baseEnv,
-  /** Public API port. */
-  PORT: port(8080),
-  SERVING_ADDR: addr.default("127.0.0.1:50051"),
-  RAG_ADDR: addr.default("127.0.0.1:50052"),
-  REASONING_ADDR: addr.default("127.0.0.1:50053"),
-  TRAINING_ADDR: addr.default("127.0.0.1:50054"),
-  MONITORING_ADDR: addr.default("127.0.0.1:50055"),
-  /** Bootstrap admin API key; requests present it as `Authorization: Bearer <key>`. */
-  SLOUGHGPT_ADMIN_KEY: z.string().min(16, "must be at least 16 characters"),
-  /** Largest request body accepted. */
-  BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(4 * 1024 * 1024),
-  /** Upper bound on a generation, streamed or not. */
-  GENERATION_TIMEOUT_MS: z.coerce.number().int().min(1000).default(300_000),
-  /** Upper bound on other upstream calls. */
-  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
-});
+export const configSchema = z
+  .object({
+    ...baseEnv,
+    /** Revocations are broadcast on `<NATS_NAMESPACE>.gateway.keys.revoked`. */
+    ...natsEnv,
+    /** Teams, API keys and the audit log (schema `gateway`); unset: PGlite under DATA_DIR. */
+    ...databaseEnv,
+    /** Public API port. */
+    PORT: port(8080),
+    SERVING_ADDR: addr.default("127.0.0.1:50051"),
+    RAG_ADDR: addr.default("127.0.0.1:50052"),
+    REASONING_ADDR: addr.default("127.0.0.1:50053"),
+    TRAINING_ADDR: addr.default("127.0.0.1:50054"),
+    MONITORING_ADDR: addr.default("127.0.0.1:50055"),
+    /** Bootstrap admin API key (role admin, team "default"); requests present it as `Authorization: Bearer <key>`. */
+    SLOUGHGPT_ADMIN_KEY: z.string().min(16, "must be at least 16 characters"),
+    /**
+     * How long a key lookup (and a team's limits) is cached per replica. Revocations evict at once
+     * over NATS; this bounds how long a replica that missed the broadcast keeps a revoked key.
+     */
+    KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+    /** JWKS URL of an OIDC issuer: bearer JWTs are then accepted next to API keys. */
+    OIDC_JWKS_URL: z.string().url().optional(),
+    /** Required `iss` of tokens (required with OIDC_JWKS_URL). */
+    OIDC_ISSUER: z.string().min(1).optional(),
+    /** Required `aud` of tokens (required with OIDC_JWKS_URL). */
+    OIDC_AUDIENCE: z.string().min(1).optional(),
+    /** Claim naming the role (a string or an array; dots for nested claims, e.g. `realm_access.roles`). */
+    OIDC_ROLE_CLAIM: z.string().min(1).default("role"),
+    /** Claim naming the team. */
+    OIDC_TEAM_CLAIM: z.string().min(1).default("team"),
+    /** Log request bodies (prompts), with emails, phone numbers and keys masked. */
+    LOG_PROMPTS: boolish(false),
+    /** Take the client address from X-Forwarded-For (behind an ingress), for the audit log. */
+    TRUST_PROXY: boolish(false),
+    /** Largest request body accepted. */
+    BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(4 * 1024 * 1024),
+    /** Upper bound on a generation, streamed or not. */
+    GENERATION_TIMEOUT_MS: z.coerce.number().int().min(1000).default(300_000),
+    /** Upper bound on other upstream calls. */
+    UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.OIDC_JWKS_URL) return;
+    for (const name of ["OIDC_ISSUER", "OIDC_AUDIENCE"] as const) {
+      if (!c[name]) ctx.addIssue({ code: "custom", path: [name], message: "required with OIDC_JWKS_URL" });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;

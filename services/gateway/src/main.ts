@@ -1,15 +1,60 @@
 import { setMaxListeners } from "node:events";
+import path from "node:path";
+import { connectBus } from "@sloughgpt/bus";
 import { createLogger, createMetrics, Histogram, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { buildApp } from "./app.js";
+import { AuditLog } from "./audit/log.js";
 import { closeUpstreams, createUpstreams } from "./clients.js";
 import { configSchema } from "./config.js";
+import { openGatewayDatabase } from "./database.js";
 import { createAuthenticator } from "./http/auth.js";
+import { KeyDirectory } from "./identity/directory.js";
+import { connectIdentityEvents } from "./identity/events.js";
+import { Identity } from "./identity/identity.js";
+import { createOidcVerifier } from "./identity/oidc.js";
+import { IdentityStore } from "./identity/store.js";
 
 const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL });
 
+function oidcVerifier() {
+  const { OIDC_JWKS_URL: jwksUrl, OIDC_ISSUER: issuer, OIDC_AUDIENCE: audience } = config;
+  // The config schema requires issuer and audience with a JWKS URL.
+  if (!jwksUrl || !issuer || !audience) return undefined;
+  return createOidcVerifier({
+    jwksUrl,
+    issuer,
+    audience,
+    roleClaim: config.OIDC_ROLE_CLAIM,
+    teamClaim: config.OIDC_TEAM_CLAIM,
+  });
+}
+
 await runMain(logger, async (host) => {
   const metrics = createMetrics("gateway");
+  const db = await openGatewayDatabase({
+    url: config.DATABASE_URL,
+    dataDir: path.join(config.DATA_DIR, "pglite", "gateway"),
+  });
+  host.defer("db", () => db.close());
+  const bus = await connectBus({
+    url: config.NATS_URL,
+    namespace: config.NATS_NAMESPACE,
+    name: "gateway",
+    logger,
+  });
+  host.defer("nats", () => bus.close());
+  const store = new IdentityStore(db);
+  const directory = new KeyDirectory(store, { ttlMs: config.KEY_CACHE_TTL_MS });
+  const events = await connectIdentityEvents(
+    bus,
+    { onKeyRevoked: (id) => directory.evictKey(id), onTeamChanged: (team) => directory.evictTeam(team) },
+    logger.child({ component: "identity-events" }),
+  );
+  host.defer("identity-events", () => events.close());
+  const audit = new AuditLog(db, logger.child({ component: "audit" }));
+  host.defer("audit", () => audit.close());
+
   const upstreams = createUpstreams(config);
   host.defer("upstreams", () => closeUpstreams(upstreams));
   const shutdown = new AbortController();
@@ -18,7 +63,15 @@ await runMain(logger, async (host) => {
   const app = buildApp({
     shutdownSignal: shutdown.signal,
     upstreams,
-    authenticate: createAuthenticator(config.SLOUGHGPT_ADMIN_KEY),
+    authenticate: createAuthenticator({
+      adminKey: config.SLOUGHGPT_ADMIN_KEY,
+      keys: directory,
+      oidc: oidcVerifier(),
+    }),
+    identity: new Identity(store, directory, events),
+    audit,
+    logPrompts: config.LOG_PROMPTS,
+    trustProxy: config.TRUST_PROXY,
     logger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     generationTimeoutMs: config.GENERATION_TIMEOUT_MS,
@@ -48,6 +101,10 @@ await runMain(logger, async (host) => {
     bindHost: config.BIND_HOST,
     httpPort: config.HTTP_PORT,
     graceMs: config.SHUTDOWN_GRACE_MS,
+    checks: {
+      postgres: async () => void (await db.query("SELECT 1")),
+      nats: async () => void (await bus.nc.rtt()),
+    },
   });
   await app.listen({ port: config.PORT, host: config.BIND_HOST });
   // Fastify's close stops accepting and waits for in-flight requests, streams included; past the

@@ -3,6 +3,7 @@ import { callUnary, PermissionDeniedError } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Upstreams } from "../clients.js";
+import { needs } from "../http/rbac.js";
 
 interface Deps {
   upstreams: Upstreams;
@@ -67,13 +68,13 @@ export function requireAdmin(request: FastifyRequest): void {
 export function adminModelRoutes(app: FastifyInstance, deps: Deps): void {
   const s = deps.upstreams.serving;
 
-  app.get("/v1/admin/models", async (request) => {
+  app.get("/v1/admin/models", needs("admin:models", "models.list"), async (request) => {
     requireAdmin(request);
     const res = await callUnary(s.listModels.bind(s), {}, { deadlineMs: deps.upstreamTimeoutMs });
     return { object: "list", data: res.models.map(adminModel) };
   });
 
-  app.post("/v1/admin/models", async (request) => {
+  app.post("/v1/admin/models", needs("admin:models", "models.load"), async (request) => {
     requireAdmin(request);
     const b = loadBody.parse(request.body);
     const declares = Object.keys(b).some((k) => k !== "id");
@@ -100,10 +101,14 @@ export function adminModelRoutes(app: FastifyInstance, deps: Deps): void {
   });
 
   // Model ids may contain "/" (org/name), so the id is the rest of the path.
-  app.delete<{ Params: { "*": string } }>("/v1/admin/models/*", async (request) => {
-    requireAdmin(request);
-    const id = request.params["*"];
-    await callUnary(s.unloadModel.bind(s), { id }, { deadlineMs: deps.upstreamTimeoutMs });
-    return { id, object: "model", deleted: true };
-  });
+  app.delete<{ Params: { "*": string } }>(
+    "/v1/admin/models/*",
+    needs("admin:models", "models.unload"),
+    async (request) => {
+      requireAdmin(request);
+      const id = request.params["*"];
+      await callUnary(s.unloadModel.bind(s), { id }, { deadlineMs: deps.upstreamTimeoutMs });
+      return { id, object: "model", deleted: true };
+    },
+  );
 }

@@ -10,6 +10,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Upstreams } from "../clients.js";
 import { toHttpError } from "../http/errors.js";
+import { needs } from "../http/rbac.js";
 import { SseWriter } from "../http/sse.js";
 import {
   cacheHeader,
@@ -158,9 +159,9 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
       }));
   };
 
-  app.get("/v1/models", async () => ({ object: "list", data: await listModels() }));
+  app.get("/v1/models", needs("models:read"), async () => ({ object: "list", data: await listModels() }));
 
-  app.get<{ Params: { id: string } }>("/v1/models/:id", async (request) => {
+  app.get<{ Params: { id: string } }>("/v1/models/:id", needs("models:read"), async (request) => {
     const model = (await listModels()).find((m) => m.id === request.params.id);
     if (!model) {
       throw new NotFoundError(`The model '${request.params.id}' does not exist`, {
@@ -187,7 +188,7 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
   };
 
-  app.post("/v1/embeddings", async (request, reply) => {
+  app.post("/v1/embeddings", needs("embeddings:create"), async (request, reply) => {
     const body = embeddingRequest.parse(request.body);
     const input = typeof body.input === "string" ? [body.input] : body.input;
     const res = await callUnary(
@@ -215,6 +216,6 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     return embeddingList(body.model, vectors, body.encoding_format, res.promptTokens);
   });
 
-  app.post("/v1/chat/completions", generate("chat"));
-  app.post("/v1/completions", generate("text"));
+  app.post("/v1/chat/completions", needs("chat:create"), generate("chat"));
+  app.post("/v1/completions", needs("chat:create"), generate("text"));
 }

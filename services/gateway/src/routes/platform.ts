@@ -3,6 +3,7 @@ import { callUnary } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Upstreams } from "../clients.js";
+import { needs } from "../http/rbac.js";
 import { clientGone } from "./openai.js";
 
 interface Deps {
@@ -50,7 +51,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     signal: clientGone(request, reply, deps.shutdownSignal).signal,
   });
 
-  app.post("/v1/rag/collections", async (request, reply) => {
+  app.post("/v1/rag/collections", needs("rag:write"), async (request, reply) => {
     const body = createCollectionBody.parse(request.body);
     const res = await callUnary(
       rag.createCollection.bind(rag),
@@ -73,7 +74,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     };
   });
 
-  app.post("/v1/rag/collections/:name/documents", async (request, reply) => {
+  app.post("/v1/rag/collections/:name/documents", needs("rag:write"), async (request, reply) => {
     const { name } = nameParam.parse(request.params);
     const body = documentsBody.parse(request.body);
     const res = await callUnary(
@@ -92,7 +93,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     return { documents_changed: res.documents, chunks_written: res.chunks };
   });
 
-  app.post("/v1/rag/collections/:name/search", async (request, reply) => {
+  app.post("/v1/rag/collections/:name/search", needs("rag:read"), async (request, reply) => {
     const { name } = nameParam.parse(request.params);
     const body = searchBody.parse(request.body);
     const res = await callUnary(
@@ -116,7 +117,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     };
   });
 
-  app.post("/v1/reasoning/solve", async (request, reply) => {
+  app.post("/v1/reasoning/solve", needs("reasoning:create"), async (request, reply) => {
     const body = solveBody.parse(request.body);
     const client = deps.upstreams.reasoning;
     const res = await callUnary(
@@ -164,7 +165,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       manifest: JSON.parse(j.manifestJson) as unknown,
     };
 
-  app.post("/v1/training/jobs", async (request, reply) => {
+  app.post("/v1/training/jobs", needs("training:write"), async (request, reply) => {
     const manifest = typeof request.body === "string" ? request.body : JSON.stringify(request.body ?? "");
     const res = await callUnary(
       training.submitJob.bind(training),
@@ -175,7 +176,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     return jobJson(res.job);
   });
 
-  app.get("/v1/training/jobs", async (request, reply) => {
+  app.get("/v1/training/jobs", needs("training:read"), async (request, reply) => {
     const q = jobQuery.parse(request.query);
     const res = await callUnary(
       training.listJobs.bind(training),
@@ -185,7 +186,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     return { object: "list", data: res.jobs.map(jobJson) };
   });
 
-  app.get("/v1/training/jobs/:name", async (request, reply) => {
+  app.get("/v1/training/jobs/:name", needs("training:read"), async (request, reply) => {
     const { name } = nameParam.parse(request.params);
     const q = jobQuery.parse(request.query);
     const res = await callUnary(
@@ -196,7 +197,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     return jobJson(res.job);
   });
 
-  app.get("/v1/status", async (request, reply) => {
+  app.get("/v1/status", needs("status:read"), async (request, reply) => {
     const res = await callUnary(monitoring.fleetStatus.bind(monitoring), {}, unary(request, reply));
     return {
       healthy: res.healthy,

@@ -1,0 +1,33 @@
+// Every quantifier is bounded or anchored on a literal, so masking a multi-megabyte prompt stays linear.
+const API_KEY = /\bsk-[A-Za-z0-9_-]{8,}/g;
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+/g;
+const EMAIL = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}/g;
+const PHONE = /(?<![\w+])\+?\d[\d\s().-]{6,24}\d(?!\w)/g;
+
+/** A phone number has 9 to 15 digits (E.164's maximum); longer or shorter runs are other numbers. */
+function maskPhone(candidate: string): string {
+  const digits = candidate.replace(/\D/g, "").length;
+  return digits >= 9 && digits <= 15 ? "[phone]" : candidate;
+}
+
+/** Masks API keys (`sk-…`), JWTs, email addresses and phone numbers in free text. */
+export function maskSensitive(text: string): string {
+  return text
+    .replace(API_KEY, "sk-[redacted]")
+    .replace(JWT, "[jwt]")
+    .replace(EMAIL, "[email]")
+    .replace(PHONE, maskPhone);
+}
+
+const MAX_DEPTH = 32;
+
+/** `maskSensitive` over every string (keys included) of a JSON-like value. */
+export function maskDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return maskSensitive(value);
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= MAX_DEPTH) return "[truncated]";
+  if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [maskSensitive(k), maskDeep(v, depth + 1)]),
+  );
+}
