@@ -160,7 +160,7 @@ describe("TrainingJob CRD", () => {
       subresources: { status: {} },
     });
     const columns = (version.additionalPrinterColumns as Json[]).map((c) => c.name);
-    expect(columns).toEqual(["Phase", "Nodes", "GPUs/node", "Restarts", "Age"]);
+    expect(columns).toEqual(["Phase", "Nodes", "GPUs/node", "Restarts", "Admission", "Age"]);
   });
 
   test("every field declares a type, as the apiserver requires of structural schemas", () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError } from "@sloughgpt/runtime";
 import { parseManifest } from "./manifest.js";
@@ -13,6 +13,16 @@ describe("parseManifest", () => {
     expect(job.spec.procsPerNode).toBeGreaterThanOrEqual(1);
   });
 
+  it.each(readdirSync(path.join(root, "k8s/examples")))(
+    "accepts every TrainingJob in k8s/examples/%s",
+    (file) => {
+      const docs = readFileSync(path.join(root, "k8s/examples", file), "utf8").split(/^---$/m);
+      const jobs = docs.filter((d) => /^kind: TrainingJob$/m.test(d)).map(parseManifest);
+      expect(jobs.length).toBeGreaterThan(0);
+      for (const job of jobs) expect(job.spec.failurePolicy.maxRestarts).toBeGreaterThanOrEqual(0);
+    },
+  );
+
   it("accepts JSON", () => {
     const job = parseManifest(
       JSON.stringify({
@@ -22,7 +32,13 @@ describe("parseManifest", () => {
         spec: { image: "x" },
       }),
     );
-    expect(job.spec).toMatchObject({ image: "x", numNodes: 1, procsPerNode: 1 });
+    expect(job.spec).toMatchObject({
+      image: "x",
+      numNodes: 1,
+      procsPerNode: 1,
+      suspend: false,
+      failurePolicy: { maxRestarts: 3, backoffSeconds: 10 },
+    });
   });
 
   it.each([
@@ -36,6 +52,10 @@ describe("parseManifest", () => {
     [
       "apiVersion: sloughgpt.io/v1alpha1\nkind: TrainingJob\nmetadata: {name: a}\nspec: {image: x, numNodes: 0}",
       "spec.numNodes",
+    ],
+    [
+      "apiVersion: sloughgpt.io/v1alpha1\nkind: TrainingJob\nmetadata: {name: a}\nspec: {image: x, resourcesPerNode: {limits: {nvidia.com/gpu: -1}}}",
+      "spec.resourcesPerNode.limits.nvidia.com/gpu",
     ],
   ])("rejects %j naming %s", (text, param) => {
     try {

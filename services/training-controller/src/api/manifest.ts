@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from "@sloughgpt/runtime";
 import { parse as parseYaml } from "yaml";
 import { ZodError } from "zod";
-import { type TrainingJob, trainingJob } from "./trainingjob.js";
+import { type TrainingJob, trainingJob } from "./types.js";
 
 /** Parses a YAML or JSON TrainingJob manifest; every problem becomes INVALID_ARGUMENT naming the field. */
 export function parseManifest(text: string): TrainingJob {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Db, Migration } from "@sloughgpt/db";
 import { AlreadyExistsError, NotFoundError } from "@sloughgpt/runtime";
-import type { TrainingJob } from "../api/trainingjob.js";
+import type { TrainingJob } from "../api/types.js";
 
 export const migrations: Migration[] = [
   {
