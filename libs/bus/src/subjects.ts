@@ -16,6 +16,7 @@ export function defineSubject<S extends z.ZodType>(def: SubjectDef<S>): SubjectD
 /** Streams the platform uses; `subjects` are relative to the namespace. */
 export const STREAMS = {
   USAGE: { subjects: ["usage.>"], maxAgeDays: 30 },
+  ALERTS: { subjects: ["alerts.>"], maxAgeDays: 30 },
 } as const;
 
 export const usageEvent = z.object({
@@ -37,6 +38,23 @@ export const usageEvent = z.object({
 });
 export type UsageEvent = z.infer<typeof usageEvent>;
 
+/** A key's or team's spend crossed a share of its budget (0.8: the soft limit; 1: exhausted). */
+export const budgetAlert = z.object({
+  scope: z.enum(["key", "team"]),
+  /** The key id or the team name. */
+  subject: z.string().min(1),
+  team: z.string(),
+  threshold: z.number().positive(),
+  budgetUsd: z.number().nonnegative(),
+  /** Decimal USD, as the ledger reported it when the threshold was seen crossed. */
+  spentUsd: z.string(),
+  period: z.enum(["daily", "monthly"]),
+  periodStart: z.string(),
+  at: z.string(),
+});
+export type BudgetAlert = z.infer<typeof budgetAlert>;
+
 export const subjects = {
   usageGeneration: defineSubject({ stream: "USAGE", subject: "usage.generation", schema: usageEvent }),
+  budgetAlert: defineSubject({ stream: "ALERTS", subject: "alerts.budget", schema: budgetAlert }),
 };

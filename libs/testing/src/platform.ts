@@ -46,6 +46,11 @@ export interface Platform {
   supervisor: Supervisor;
   exits: ExitReport[];
   logs(name?: ServiceName): string[];
+  /**
+   * Starts one more gateway process (a replica: same NATS, database and upstreams, own ports) and
+   * returns its URL once it is ready. Its logs are under `gateway-<n>`; `stop` stops it too.
+   */
+  addGatewayReplica(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -123,7 +128,25 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     await stop();
     throw new Error(`${(err as Error).message}\n${tail}`);
   }
+  let replicas = 0;
+  const addGatewayReplica = async () => {
+    const gateway = plan.find((s) => s.name === "gateway");
+    if (!gateway) throw new Error("the plan has no gateway");
+    const [port, opsPort] = [await freePort(), await freePort()];
+    replicas += 1;
+    // The supervisor keys children by name; a replica's name is only a label for its logs.
+    const name = `gateway-${replicas + 1}` as ServiceName;
+    supervisor.start({
+      ...gateway,
+      name,
+      opsPort,
+      env: { ...gateway.env, PORT: String(port), HTTP_PORT: String(opsPort) },
+    });
+    await supervisor.waitReady(name, 60_000);
+    return `http://127.0.0.1:${port}`;
+  };
   return {
+    addGatewayReplica,
     gatewayUrl: `http://127.0.0.1:${ports.gateway}`,
     adminKey,
     modelId,

@@ -9,12 +9,14 @@ import type { Authenticate, Principal } from "./http/auth.js";
 import { toHttpError } from "./http/errors.js";
 import { authorize, checkModelAccess, type RouteDeclaration, requireRoutePermissions } from "./http/rbac.js";
 import type { Identity } from "./identity/identity.js";
+import type { RequestGate } from "./limits/gate.js";
 import { adminAuditRoutes } from "./routes/admin-audit.js";
 import { adminKeyRoutes } from "./routes/admin-keys.js";
 import { adminModelRoutes } from "./routes/admin-models.js";
 import { adminTeamRoutes } from "./routes/admin-teams.js";
 import { openaiRoutes } from "./routes/openai.js";
 import { platformRoutes } from "./routes/platform.js";
+import { usageRoutes } from "./routes/usage.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -43,6 +45,10 @@ export interface AppDeps {
   logPrompts?: boolean;
   /** Client address from X-Forwarded-For (TRUST_PROXY). */
   trustProxy?: boolean;
+  /** Budgets and rate limits on model requests; without it none are enforced. */
+  gate?: RequestGate;
+  /** Bounds one usage export call; default: generationTimeoutMs. */
+  exportTimeoutMs?: number;
 }
 
 const headerValue = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h);
@@ -128,5 +134,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }
   if (deps.audit) adminAuditRoutes(app, { audit: deps.audit });
   platformRoutes(app, { ...deps, reasoningTimeoutMs: deps.generationTimeoutMs });
+  usageRoutes(app, { ...deps, exportTimeoutMs: deps.exportTimeoutMs ?? deps.generationTimeoutMs });
   return app;
 }

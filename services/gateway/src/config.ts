@@ -34,6 +34,13 @@ export const configSchema = z
     OIDC_ROLE_CLAIM: z.string().min(1).default("role"),
     /** Claim naming the team. */
     OIDC_TEAM_CLAIM: z.string().min(1).default("team"),
+    /**
+     * While NATS (the shared rate-limit counters) is unreachable: true decides on each replica's own
+     * counters (every limit still holds per replica); false refuses limited requests with 503.
+     */
+    RATE_LIMIT_FAIL_OPEN: boolish(true),
+    /** Bound on reading a key's or team's spend from monitoring; past it the budget check is skipped (logged). */
+    SPEND_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
     /** Log request bodies (prompts), with emails, phone numbers and keys masked. */
     LOG_PROMPTS: boolish(false),
     /** Take the client address from X-Forwarded-For (behind an ingress), for the audit log. */

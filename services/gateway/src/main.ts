@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import path from "node:path";
-import { connectBus } from "@sloughgpt/bus";
+import { connectBus, ensureStreams, publish, subjects } from "@sloughgpt/bus";
 import { createLogger, createMetrics, Histogram, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { buildApp } from "./app.js";
 import { AuditLog } from "./audit/log.js";
@@ -13,6 +13,9 @@ import { connectIdentityEvents } from "./identity/events.js";
 import { Identity } from "./identity/identity.js";
 import { createOidcVerifier } from "./identity/oidc.js";
 import { IdentityStore } from "./identity/store.js";
+import { RequestGate } from "./limits/gate.js";
+import { RateLimiter, rateLimitMetrics } from "./limits/index.js";
+import { monitoringSpend } from "./limits/monitoring-spend.js";
 
 const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL });
@@ -57,6 +60,24 @@ await runMain(logger, async (host) => {
 
   const upstreams = createUpstreams(config);
   host.defer("upstreams", () => closeUpstreams(upstreams));
+  await ensureStreams(bus, ["ALERTS"]);
+  const limiter = await RateLimiter.open({
+    bus,
+    logger,
+    failOpen: config.RATE_LIMIT_FAIL_OPEN,
+    onDecision: rateLimitMetrics(metrics.registry),
+  });
+  host.defer("rate-limiter", () => limiter.close());
+  const gate = new RequestGate({
+    limiter,
+    spend: monitoringSpend(upstreams.monitoring, config.SPEND_TIMEOUT_MS),
+    // The message id makes the replicas that see the same crossing publish it once.
+    alert: (a) =>
+      publish(bus, subjects.budgetAlert, a, {
+        msgId: `budget.${a.scope}.${a.subject}.${a.period}.${a.periodStart}.${a.threshold}`,
+      }),
+    logger: logger.child({ component: "gate" }),
+  });
   const shutdown = new AbortController();
   // Every in-flight request listens on it; the count is bounded by requests, not a leak.
   setMaxListeners(0, shutdown.signal);
@@ -69,6 +90,7 @@ await runMain(logger, async (host) => {
       oidc: oidcVerifier(),
     }),
     identity: new Identity(store, directory, events),
+    gate,
     audit,
     logPrompts: config.LOG_PROMPTS,
     trustProxy: config.TRUST_PROXY,

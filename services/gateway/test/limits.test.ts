@@ -248,7 +248,10 @@ describe("RateLimiter windows", () => {
     // The header is rounded to whole seconds, so look in the window of the request's own start and
     // end (the same one unless a minute turned meanwhile).
     const after = Date.now();
-    const seen = [await h.stored({ kind: "key", id: "k" }, before), await h.stored({ kind: "key", id: "k" }, after)];
+    const seen = [
+      await h.stored({ kind: "key", id: "k" }, before),
+      await h.stored({ kind: "key", id: "k" }, after),
+    ];
     expect(seen).toContainEqual({ requests: 1, tokens: 0 });
   });
 });

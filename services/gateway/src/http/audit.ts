@@ -31,12 +31,21 @@ function routeName(request: FastifyRequest): string {
   return `${request.method} ${request.routeOptions.url ?? request.url.split("?")[0]}`;
 }
 
-/** Admin routes are audited whatever the outcome; others only when authentication or RBAC refused. */
+/** Admin routes are audited whatever the outcome; others only when authentication, RBAC or a budget refused. */
 export function auditEntryFor(request: FastifyRequest, status: number): AuditEntry | undefined {
   const ctx = request.auditContext ?? {};
   const base = { ...requestAuditFields(request), status, outcome: outcomeOf(status) } as const;
   if (status === 401) {
     return { ...base, action: "auth.unauthenticated", target: routeName(request), reason: ctx.reason ?? "" };
+  }
+  if (status === 429 && ctx.reason === "insufficient_quota") {
+    return {
+      ...base,
+      outcome: "denied",
+      action: "budget.refused",
+      target: routeName(request),
+      reason: ctx.reason,
+    };
   }
   const permission = request.routeOptions.config?.permission;
   if (status === 403 && !permission?.startsWith("admin:")) {

@@ -28,6 +28,16 @@ const BY_CODE: Partial<Record<GrpcStatus, { status: number; type: string; code: 
   [GrpcStatus.DEADLINE_EXCEEDED]: { status: 504, type: "server_error", code: "timeout" },
 };
 
+/** OpenAI gives some refusals a type of their own. */
+const TYPE_BY_REASON: Record<string, string> = { insufficient_quota: "insufficient_quota" };
+
+/** Errors that know their HTTP headers (rate-limit state, retry-after) carry them in `headers`. */
+function ownHeaders(err: AppError): Record<string, string> {
+  const h = (err as { headers?: unknown }).headers;
+  if (typeof h !== "object" || h === null) return {};
+  return Object.fromEntries(Object.entries(h).filter((e): e is [string, string] => typeof e[1] === "string"));
+}
+
 const INTERNAL = { status: 500, type: "server_error", code: "internal_error" };
 
 /** Fastify's own client errors (bad JSON, body too large, wrong content type) keep their status. */
@@ -65,11 +75,14 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof AppError) {
     const m = BY_CODE[err.code] ?? INTERNAL;
     const message = m === INTERNAL ? "internal error" : err.message;
-    const headers: Record<string, string> =
-      m.status === 429 || m.status === 503 ? { "retry-after": "1" } : {};
+    const headers: Record<string, string> = {
+      ...(m.status === 429 || m.status === 503 ? { "retry-after": "1" } : {}),
+      ...ownHeaders(err),
+    };
+    const type = (err.reason && TYPE_BY_REASON[err.reason]) ?? m.type;
     return {
       status: m.status,
-      body: { error: { message, type: m.type, param: err.param ?? null, code: err.reason ?? m.code } },
+      body: { error: { message, type, param: err.param ?? null, code: err.reason ?? m.code } },
       headers,
     };
   }

@@ -12,6 +12,8 @@ import type { Upstreams } from "../clients.js";
 import { toHttpError } from "../http/errors.js";
 import { needs } from "../http/rbac.js";
 import { SseWriter } from "../http/sse.js";
+import { completionAllowance, estimateJsonTokens, estimateTextTokens } from "../limits/estimate.js";
+import type { RequestGate, Ticket } from "../limits/gate.js";
 import {
   cacheHeader,
   cacheMode,
@@ -34,7 +36,27 @@ interface Deps {
   upstreamTimeoutMs: number;
   /** Fires when the gateway's shutdown grace period has run out. */
   shutdownSignal: AbortSignal;
+  /** Budgets and rate limits; without it every request is admitted. */
+  gate?: RequestGate | undefined;
 }
+
+const OPEN_TICKET: Ticket = { headers: {}, settle: () => undefined };
+
+/** Admits a model request against the caller's budgets and rate limits (throws a 429 when refused). */
+export async function admitRequest(
+  gate: RequestGate | undefined,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  estimatedTokens: number,
+): Promise<Ticket> {
+  if (!gate) return OPEN_TICKET;
+  const ticket = await gate.admit(request.principal, estimatedTokens);
+  reply.headers(ticket.headers);
+  return ticket;
+}
+
+const usedTokens = (final: serving.GenerateFinal | undefined) =>
+  final?.usage ? final.usage.promptTokens + final.usage.completionTokens : undefined;
 
 /**
  * Aborted when the HTTP client goes away (or the gateway gives up draining at shutdown),
@@ -73,14 +95,43 @@ async function collect(deps: Deps, req: serving.GenerateRequest, signal: AbortSi
   return { text, final };
 }
 
+interface StreamCall {
+  kind: Kind;
+  req: serving.GenerateRequest;
+  meta: ResponseMeta;
+  includeUsage: boolean;
+  ticket: Ticket;
+  promptEstimate: number;
+}
+
 async function streamSse(
   deps: Deps,
-  kind: Kind,
-  req: serving.GenerateRequest,
-  meta: ResponseMeta,
-  includeUsage: boolean,
+  call: StreamCall,
   request: FastifyRequest,
   reply: FastifyReply,
+): Promise<void> {
+  const { kind, req, meta, includeUsage, ticket } = call;
+  let deltas = 0;
+  let final: serving.GenerateFinal | undefined;
+  try {
+    await relayStream(deps, { kind, req, meta, includeUsage }, request, reply, {
+      onDelta: () => void deltas++,
+      onFinal: (f) => {
+        final = f;
+      },
+    });
+  } finally {
+    // A cancelled or failed stream counts what it generated (about a token a delta).
+    ticket.settle(usedTokens(final) ?? call.promptEstimate + deltas);
+  }
+}
+
+async function relayStream(
+  deps: Deps,
+  { kind, req, meta, includeUsage }: Omit<StreamCall, "ticket" | "promptEstimate">,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  seen: { onDelta(): void; onFinal(f: serving.GenerateFinal): void },
 ): Promise<void> {
   const ctl = clientGone(request, reply, deps.shutdownSignal);
   const stream = callStream(deps.upstreams.serving.generate.bind(deps.upstreams.serving), req, {
@@ -92,18 +143,20 @@ async function streamSse(
   const first = await stream.next();
   reply.hijack();
   const sse = new SseWriter(reply.raw);
-  sse.open({ "x-request-id": String(request.id) });
+  sse.open({ ...(reply.getHeaders() as Record<string, string>), "x-request-id": String(request.id) });
   try {
     if (kind === "chat") await sse.send(chatChunk(meta, { role: "assistant", content: "" }, null));
     let final: serving.GenerateFinal | undefined;
     for (let it = first; !it.done; it = await stream.next()) {
       const ev = it.value.event;
       if (ev?.$case === "delta") {
+        seen.onDelta();
         await sse.send(
           kind === "chat" ? chatChunk(meta, { content: ev.delta }, null) : textChunk(meta, ev.delta, null),
         );
       } else if (ev?.$case === "final") {
         final = ev.final;
+        seen.onFinal(ev.final);
       }
     }
     const finish = finishReason(final?.finishReason);
@@ -129,10 +182,14 @@ function parseGenerate(kind: Kind, request: FastifyRequest) {
   };
   if (kind === "chat") {
     const body = chatCompletionRequest.parse(request.body);
-    return { body, req: chatToGenerate(body, ids) };
+    const promptEstimate = estimateJsonTokens(body.messages);
+    const estimate = promptEstimate + completionAllowance(body.max_completion_tokens, body.max_tokens);
+    return { body, req: chatToGenerate(body, ids), promptEstimate, estimate };
   }
   const body = completionRequest.parse(request.body);
-  return { body, req: completionToGenerate(body, ids) };
+  const promptEstimate = estimateJsonTokens(body.prompt);
+  const estimate = promptEstimate + completionAllowance(body.max_tokens);
+  return { body, req: completionToGenerate(body, ids), promptEstimate, estimate };
 }
 
 export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
@@ -173,16 +230,24 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
   });
 
   const generate = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const { body, req } = parseGenerate(kind, request);
+    const { body, req, promptEstimate, estimate } = parseGenerate(kind, request);
+    const ticket = await admitRequest(deps.gate, request, reply, estimate);
     const meta = {
       id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID().replaceAll("-", "")}`,
       created: Math.floor(Date.now() / 1000),
       model: body.model,
     };
     if (body.stream) {
-      return streamSse(deps, kind, req, meta, body.stream_options?.include_usage === true, request, reply);
+      const includeUsage = body.stream_options?.include_usage === true;
+      return streamSse(deps, { kind, req, meta, includeUsage, ticket, promptEstimate }, request, reply);
     }
-    const { text, final } = await collect(deps, req, clientGone(request, reply, deps.shutdownSignal).signal);
+    let final: serving.GenerateFinal | undefined;
+    let text: string;
+    try {
+      ({ text, final } = await collect(deps, req, clientGone(request, reply, deps.shutdownSignal).signal));
+    } finally {
+      ticket.settle(usedTokens(final) ?? promptEstimate);
+    }
     const cache = cacheHeader(final);
     if (cache) reply.header("x-sloughgpt-cache", cache);
     return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
@@ -191,6 +256,9 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
   app.post("/v1/embeddings", needs("embeddings:create"), async (request, reply) => {
     const body = embeddingRequest.parse(request.body);
     const input = typeof body.input === "string" ? [body.input] : body.input;
+    const estimate = input.reduce((n, text) => n + estimateTextTokens(text), 0);
+    const ticket = await admitRequest(deps.gate, request, reply, estimate);
+    let used = estimate;
     const res = await callUnary(
       deps.upstreams.serving.embed.bind(deps.upstreams.serving),
       {
@@ -204,7 +272,12 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
         deadlineMs: deps.generationTimeoutMs,
         signal: clientGone(request, reply, deps.shutdownSignal).signal,
       },
-    );
+    )
+      .then((r) => {
+        used = r.promptTokens;
+        return r;
+      })
+      .finally(() => ticket.settle(used));
     const vectors = res.embeddings.map((e) => e.values);
     const width = vectors[0]?.length ?? 0;
     if (body.dimensions !== undefined && body.dimensions !== width) {

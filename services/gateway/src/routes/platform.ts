@@ -4,13 +4,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Upstreams } from "../clients.js";
 import { needs } from "../http/rbac.js";
-import { clientGone } from "./openai.js";
+import { completionAllowance, estimateTextTokens } from "../limits/estimate.js";
+import type { RequestGate } from "../limits/gate.js";
+import { admitRequest, clientGone } from "./openai.js";
 
 interface Deps {
   upstreams: Upstreams;
   upstreamTimeoutMs: number;
   reasoningTimeoutMs: number;
   shutdownSignal: AbortSignal;
+  gate?: RequestGate | undefined;
 }
 
 const createCollectionBody = z.object({
@@ -120,6 +123,9 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
   app.post("/v1/reasoning/solve", needs("reasoning:create"), async (request, reply) => {
     const body = solveBody.parse(request.body);
     const client = deps.upstreams.reasoning;
+    const estimate = estimateTextTokens(body.problem) + completionAllowance(body.max_tokens);
+    const ticket = await admitRequest(deps.gate, request, reply, estimate);
+    let used = estimate;
     const res = await callUnary(
       client.solve.bind(client),
       {
@@ -131,7 +137,12 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         requestId: String(request.id),
       },
       unary(request, reply, deps.reasoningTimeoutMs),
-    );
+    )
+      .then((r) => {
+        used = r.promptTokens + r.completionTokens;
+        return r;
+      })
+      .finally(() => ticket.settle(used));
     return {
       answer: res.answer,
       reasoning: res.reasoning,
