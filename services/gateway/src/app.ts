@@ -6,7 +6,9 @@ import { maskDeep } from "./audit/mask.js";
 import type { Upstreams } from "./clients.js";
 import { auditRequests, noteError } from "./http/audit.js";
 import type { Authenticate, Principal } from "./http/auth.js";
+import { DOCS_PAGE } from "./http/docs-page.js";
 import { toHttpError } from "./http/errors.js";
+import { openApiDocument } from "./http/openapi.js";
 import { authorize, checkModelAccess, type RouteDeclaration, requireRoutePermissions } from "./http/rbac.js";
 import type { Identity } from "./identity/identity.js";
 import type { RequestGate } from "./limits/gate.js";
@@ -52,6 +54,9 @@ export interface AppDeps {
 }
 
 const headerValue = (h: string | string[] | undefined) => (Array.isArray(h) ? h[0] : h);
+
+/** The version the OpenAPI document states: the API's, not a build's. */
+const API_VERSION = "1.0.0";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -99,10 +104,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook("onRequest", async (request, reply) => {
     request.auditContext = {};
     reply.header("x-request-id", request.id);
+    if (request.routeOptions.config.public) return;
     request.principal = await deps.authenticate(request.headers.authorization);
     authorize(request);
   });
   app.addHook("preHandler", async (request) => {
+    if (request.routeOptions.config.public) return;
     checkModelAccess(request.principal, request.routeOptions.config.permission, request.body);
     if (deps.logPrompts && request.body !== undefined) {
       request.log.info({ body: maskDeep(request.body) }, "Received request body");
@@ -126,6 +133,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       },
     });
   });
+  // Public: what the API is, not what it holds. Built on first request, once every route exists.
+  let openapi: object | undefined;
+  app.get("/openapi.json", { config: { public: true } }, async () => {
+    openapi ??= openApiDocument(app.routePermissions, { version: API_VERSION });
+    return openapi;
+  });
+  app.get("/docs", { config: { public: true } }, async (_request, reply) =>
+    reply.type("text/html; charset=utf-8").send(DOCS_PAGE),
+  );
   openaiRoutes(app, deps);
   adminModelRoutes(app, deps);
   if (deps.identity) {

@@ -1,5 +1,6 @@
 import { PermissionDeniedError } from "@sloughgpt/runtime";
 import type { FastifyContextConfig, FastifyInstance, FastifyRequest, RouteOptions } from "fastify";
+import type { z } from "zod";
 import { can, isPermission, MODEL_SCOPED, type Permission } from "../identity/permissions.js";
 import type { Principal } from "./auth.js";
 
@@ -9,13 +10,25 @@ declare module "fastify" {
     permission?: Permission;
     /** The action's name in the audit log (admin routes); defaults to `METHOD url`. */
     auditAction?: string;
+    /** What the OpenAPI document says of the route. */
+    doc?: RouteDoc;
+    /** Served without authentication (the API description); needs no permission. */
+    public?: boolean;
   }
+}
+
+/** A route as the OpenAPI document describes it: the same zod schemas its handler parses with. */
+export interface RouteDoc {
+  summary: string;
+  body?: z.ZodType;
+  query?: z.ZodType;
 }
 
 export interface RouteDeclaration {
   method: string;
   url: string;
   permission: Permission;
+  doc?: RouteDoc | undefined;
 }
 
 export class UndeclaredPermissionError extends Error {
@@ -32,10 +45,12 @@ export class UndeclaredPermissionError extends Error {
 export function requireRoutePermissions(app: FastifyInstance): RouteDeclaration[] {
   const declared: RouteDeclaration[] = [];
   app.addHook("onRoute", (route: RouteOptions) => {
+    if (route.config?.public) return;
     const permission = route.config?.permission;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (!isPermission(permission)) throw new UndeclaredPermissionError(methods.join(","), route.url);
-    for (const method of methods) declared.push({ method, url: route.url, permission });
+    for (const method of methods)
+      declared.push({ method, url: route.url, permission, doc: route.config?.doc });
   });
   return declared;
 }
@@ -48,7 +63,7 @@ export function insufficientPermissions(role: string, permission: string): Permi
 
 /** Refuses a caller whose role lacks the matched route's permission (an unmatched route 404s). */
 export function authorize(request: FastifyRequest): void {
-  if (request.routeOptions.url === undefined) return;
+  if (request.routeOptions.url === undefined || request.routeOptions.config.public) return;
   const permission = request.routeOptions.config.permission;
   // Unreachable while routes are registered through requireRoutePermissions; deny if not.
   if (!permission) throw insufficientPermissions(request.principal.role, "(undeclared)");
@@ -78,7 +93,16 @@ export function checkModelAccess(
   );
 }
 
-/** The route options that declare a route's permission (and its audit action name). */
-export function needs(permission: Permission, auditAction?: string): { config: FastifyContextConfig } {
-  return { config: auditAction ? { permission, auditAction } : { permission } };
+/**
+ * The route options that declare a route's permission and, optionally, its audit action name
+ * (a string) or its documentation with the schemas its handler parses.
+ */
+export function needs(
+  permission: Permission,
+  extra?: string | (RouteDoc & { auditAction?: string }),
+): { config: FastifyContextConfig } {
+  if (extra === undefined) return { config: { permission } };
+  if (typeof extra === "string") return { config: { permission, auditAction: extra } };
+  const { auditAction, ...doc } = extra;
+  return { config: { permission, doc, ...(auditAction ? { auditAction } : {}) } };
 }

@@ -34,10 +34,18 @@ function entryView(r: AuditRecord) {
 
 /** The audit log, newest first: `from` inclusive, `to` exclusive, `action` exact or `prefix.*`. */
 export function adminAuditRoutes(app: FastifyInstance, deps: Deps): void {
-  app.get("/v1/admin/audit", needs("admin:audit", "audit.read"), async (request) => {
-    const q = auditQuery.parse(request.query);
-    // This replica's queued entries first, so a caller sees what it just did.
-    await deps.audit.flush();
-    return { object: "list", data: (await deps.audit.query(q)).map(entryView) };
-  });
+  app.get(
+    "/v1/admin/audit",
+    needs("admin:audit", {
+      auditAction: "audit.read",
+      summary: "Read the audit log, newest first",
+      query: auditQuery,
+    }),
+    async (request) => {
+      const q = auditQuery.parse(request.query);
+      // This replica's queued entries first, so a caller sees what it just did.
+      await deps.audit.flush();
+      return { object: "list", data: (await deps.audit.query(q)).map(entryView) };
+    },
+  );
 }

@@ -54,34 +54,53 @@ export function keyView(k: ApiKey) {
  * DELETE revokes (the row stays, for the audit trail) on every replica at once.
  */
 export function adminKeyRoutes(app: FastifyInstance, deps: Deps): void {
-  app.post("/v1/admin/keys", needs("admin:keys", "keys.create"), async (request, reply) => {
-    const b = createBody.parse(request.body);
-    if (b.expires_at && b.expires_at.getTime() <= Date.now()) {
-      throw new InvalidArgumentError("expires_at must be in the future", { param: "expires_at" });
-    }
-    const { apiKey, key } = await deps.identity.createKey({
-      name: b.name,
-      team: b.team,
-      role: b.role,
-      models: b.models ? [...new Set(b.models)] : null,
-      limits: limitsFromBody(b),
-      expiresAt: b.expires_at ?? null,
-      createdBy: request.principal.subject,
-    });
-    request.auditContext.target = apiKey.id;
-    reply.code(201);
-    return { ...keyView(apiKey), key };
-  });
+  app.post(
+    "/v1/admin/keys",
+    needs("admin:keys", {
+      auditAction: "keys.create",
+      summary: "Issue an API key (the secret is shown once)",
+      body: createBody,
+    }),
+    async (request, reply) => {
+      const b = createBody.parse(request.body);
+      if (b.expires_at && b.expires_at.getTime() <= Date.now()) {
+        throw new InvalidArgumentError("expires_at must be in the future", { param: "expires_at" });
+      }
+      const { apiKey, key } = await deps.identity.createKey({
+        name: b.name,
+        team: b.team,
+        role: b.role,
+        models: b.models ? [...new Set(b.models)] : null,
+        limits: limitsFromBody(b),
+        expiresAt: b.expires_at ?? null,
+        createdBy: request.principal.subject,
+      });
+      request.auditContext.target = apiKey.id;
+      reply.code(201);
+      return { ...keyView(apiKey), key };
+    },
+  );
 
-  app.get("/v1/admin/keys", needs("admin:keys", "keys.list"), async (request) => {
-    const q = listQuery.parse(request.query);
-    return { object: "list", data: (await deps.identity.listKeys({ team: q.team })).map(keyView) };
-  });
+  app.get(
+    "/v1/admin/keys",
+    needs("admin:keys", { auditAction: "keys.list", summary: "List API keys", query: listQuery }),
+    async (request) => {
+      const q = listQuery.parse(request.query);
+      return { object: "list", data: (await deps.identity.listKeys({ team: q.team })).map(keyView) };
+    },
+  );
 
-  app.delete("/v1/admin/keys/:id", needs("admin:keys", "keys.revoke"), async (request) => {
-    const { id } = idParam.parse(request.params);
-    const key = await deps.identity.revokeKey(id);
-    if (!key) throw new NotFoundError(`No API key '${id}'`, { param: "id", reason: "key_not_found" });
-    return keyView(key);
-  });
+  app.delete(
+    "/v1/admin/keys/:id",
+    needs("admin:keys", {
+      auditAction: "keys.revoke",
+      summary: "Revoke an API key (every replica within a second)",
+    }),
+    async (request) => {
+      const { id } = idParam.parse(request.params);
+      const key = await deps.identity.revokeKey(id);
+      if (!key) throw new NotFoundError(`No API key '${id}'`, { param: "id", reason: "key_not_found" });
+      return keyView(key);
+    },
+  );
 }

@@ -68,42 +68,57 @@ export function requireAdmin(request: FastifyRequest): void {
 export function adminModelRoutes(app: FastifyInstance, deps: Deps): void {
   const s = deps.upstreams.serving;
 
-  app.get("/v1/admin/models", needs("admin:models", "models.list"), async (request) => {
-    requireAdmin(request);
-    const res = await callUnary(s.listModels.bind(s), {}, { deadlineMs: deps.upstreamTimeoutMs });
-    return { object: "list", data: res.models.map(adminModel) };
-  });
+  app.get(
+    "/v1/admin/models",
+    needs("admin:models", {
+      auditAction: "models.list",
+      summary: "Every model in the registry, with its state",
+    }),
+    async (request) => {
+      requireAdmin(request);
+      const res = await callUnary(s.listModels.bind(s), {}, { deadlineMs: deps.upstreamTimeoutMs });
+      return { object: "list", data: res.models.map(adminModel) };
+    },
+  );
 
-  app.post("/v1/admin/models", needs("admin:models", "models.load"), async (request) => {
-    requireAdmin(request);
-    const b = loadBody.parse(request.body);
-    const declares = Object.keys(b).some((k) => k !== "id");
-    const spec: serving.ModelSpec | undefined = declares
-      ? {
-          id: b.id,
-          engine: b.engine ?? "llama",
-          path: b.path ?? "",
-          quantization: b.quantization ?? "",
-          contextSize: b.context_size ?? 0,
-          sequences: b.sequences ?? 0,
-          threads: b.threads ?? 0,
-          gpuLayers: b.gpu_layers ?? 0,
-          idleUnloadSeconds: b.idle_unload_seconds ?? 0,
-          deployments: (b.deployments ?? []).map((d) => ({
-            url: d.url,
-            apiKey: d.api_key ?? "",
-            model: d.model ?? "",
-          })),
-        }
-      : undefined;
-    const res = await callUnary(s.loadModel.bind(s), { id: b.id, spec }, { deadlineMs: LOAD_TIMEOUT_MS });
-    return adminModel(res.model as serving.Model);
-  });
+  app.post(
+    "/v1/admin/models",
+    needs("admin:models", {
+      auditAction: "models.load",
+      summary: "Load a model (or declare and load one)",
+      body: loadBody,
+    }),
+    async (request) => {
+      requireAdmin(request);
+      const b = loadBody.parse(request.body);
+      const declares = Object.keys(b).some((k) => k !== "id");
+      const spec: serving.ModelSpec | undefined = declares
+        ? {
+            id: b.id,
+            engine: b.engine ?? "llama",
+            path: b.path ?? "",
+            quantization: b.quantization ?? "",
+            contextSize: b.context_size ?? 0,
+            sequences: b.sequences ?? 0,
+            threads: b.threads ?? 0,
+            gpuLayers: b.gpu_layers ?? 0,
+            idleUnloadSeconds: b.idle_unload_seconds ?? 0,
+            deployments: (b.deployments ?? []).map((d) => ({
+              url: d.url,
+              apiKey: d.api_key ?? "",
+              model: d.model ?? "",
+            })),
+          }
+        : undefined;
+      const res = await callUnary(s.loadModel.bind(s), { id: b.id, spec }, { deadlineMs: LOAD_TIMEOUT_MS });
+      return adminModel(res.model as serving.Model);
+    },
+  );
 
   // Model ids may contain "/" (org/name), so the id is the rest of the path.
   app.delete<{ Params: { "*": string } }>(
     "/v1/admin/models/*",
-    needs("admin:models", "models.unload"),
+    needs("admin:models", { auditAction: "models.unload", summary: "Unload a model" }),
     async (request) => {
       requireAdmin(request);
       const id = request.params["*"];

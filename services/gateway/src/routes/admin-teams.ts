@@ -63,16 +63,28 @@ function teamView(t: Team) {
  * name teams freely, so a team may exist before anyone gave it limits.
  */
 export function adminTeamRoutes(app: FastifyInstance, deps: Deps): void {
-  app.post("/v1/admin/teams", needs("admin:teams", "teams.upsert"), async (request, reply) => {
-    const b = teamBody.parse(request.body);
-    const { team, created } = await deps.identity.upsertTeam(b.name, b.limits);
-    request.auditContext.target = team.name;
-    reply.code(created ? 201 : 200);
-    return teamView(team);
-  });
+  app.post(
+    "/v1/admin/teams",
+    needs("admin:teams", {
+      auditAction: "teams.upsert",
+      summary: "Create or update a team and its limits",
+      body: teamBody,
+    }),
+    async (request, reply) => {
+      const b = teamBody.parse(request.body);
+      const { team, created } = await deps.identity.upsertTeam(b.name, b.limits);
+      request.auditContext.target = team.name;
+      reply.code(created ? 201 : 200);
+      return teamView(team);
+    },
+  );
 
-  app.get("/v1/admin/teams", needs("admin:teams", "teams.list"), async () => ({
-    object: "list",
-    data: (await deps.identity.listTeams()).map(teamView),
-  }));
+  app.get(
+    "/v1/admin/teams",
+    needs("admin:teams", { auditAction: "teams.list", summary: "List teams" }),
+    async () => ({
+      object: "list",
+      data: (await deps.identity.listTeams()).map(teamView),
+    }),
+  );
 }

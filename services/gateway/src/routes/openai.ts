@@ -216,18 +216,25 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
       }));
   };
 
-  app.get("/v1/models", needs("models:read"), async () => ({ object: "list", data: await listModels() }));
+  app.get("/v1/models", needs("models:read", { summary: "Models that can answer (OpenAI)" }), async () => ({
+    object: "list",
+    data: await listModels(),
+  }));
 
-  app.get<{ Params: { id: string } }>("/v1/models/:id", needs("models:read"), async (request) => {
-    const model = (await listModels()).find((m) => m.id === request.params.id);
-    if (!model) {
-      throw new NotFoundError(`The model '${request.params.id}' does not exist`, {
-        param: "model",
-        reason: "model_not_found",
-      });
-    }
-    return model;
-  });
+  app.get<{ Params: { id: string } }>(
+    "/v1/models/:id",
+    needs("models:read", { summary: "One model (OpenAI)" }),
+    async (request) => {
+      const model = (await listModels()).find((m) => m.id === request.params.id);
+      if (!model) {
+        throw new NotFoundError(`The model '${request.params.id}' does not exist`, {
+          param: "model",
+          reason: "model_not_found",
+        });
+      }
+      return model;
+    },
+  );
 
   const generate = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
     const { body, req, promptEstimate, estimate } = parseGenerate(kind, request);
@@ -253,42 +260,57 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
   };
 
-  app.post("/v1/embeddings", needs("embeddings:create"), async (request, reply) => {
-    const body = embeddingRequest.parse(request.body);
-    const input = typeof body.input === "string" ? [body.input] : body.input;
-    const estimate = input.reduce((n, text) => n + estimateTextTokens(text), 0);
-    const ticket = await admitRequest(deps.gate, request, reply, estimate);
-    let used = estimate;
-    const res = await callUnary(
-      deps.upstreams.serving.embed.bind(deps.upstreams.serving),
-      {
-        model: body.model,
-        input,
-        keyId: request.principal.keyId,
-        team: request.principal.team,
-        requestId: String(request.id),
-      },
-      {
-        deadlineMs: deps.generationTimeoutMs,
-        signal: clientGone(request, reply, deps.shutdownSignal).signal,
-      },
-    )
-      .then((r) => {
-        used = r.promptTokens;
-        return r;
-      })
-      .finally(() => ticket.settle(used));
-    const vectors = res.embeddings.map((e) => e.values);
-    const width = vectors[0]?.length ?? 0;
-    if (body.dimensions !== undefined && body.dimensions !== width) {
-      throw new InvalidArgumentError(
-        `model '${body.model}' produces ${width}-dimensional embeddings; dimensions=${body.dimensions} is not supported`,
-        { param: "dimensions" },
-      );
-    }
-    return embeddingList(body.model, vectors, body.encoding_format, res.promptTokens);
-  });
+  app.post(
+    "/v1/embeddings",
+    needs("embeddings:create", { summary: "Embed text (OpenAI)", body: embeddingRequest }),
+    async (request, reply) => {
+      const body = embeddingRequest.parse(request.body);
+      const input = typeof body.input === "string" ? [body.input] : body.input;
+      const estimate = input.reduce((n, text) => n + estimateTextTokens(text), 0);
+      const ticket = await admitRequest(deps.gate, request, reply, estimate);
+      let used = estimate;
+      const res = await callUnary(
+        deps.upstreams.serving.embed.bind(deps.upstreams.serving),
+        {
+          model: body.model,
+          input,
+          keyId: request.principal.keyId,
+          team: request.principal.team,
+          requestId: String(request.id),
+        },
+        {
+          deadlineMs: deps.generationTimeoutMs,
+          signal: clientGone(request, reply, deps.shutdownSignal).signal,
+        },
+      )
+        .then((r) => {
+          used = r.promptTokens;
+          return r;
+        })
+        .finally(() => ticket.settle(used));
+      const vectors = res.embeddings.map((e) => e.values);
+      const width = vectors[0]?.length ?? 0;
+      if (body.dimensions !== undefined && body.dimensions !== width) {
+        throw new InvalidArgumentError(
+          `model '${body.model}' produces ${width}-dimensional embeddings; dimensions=${body.dimensions} is not supported`,
+          { param: "dimensions" },
+        );
+      }
+      return embeddingList(body.model, vectors, body.encoding_format, res.promptTokens);
+    },
+  );
 
-  app.post("/v1/chat/completions", needs("chat:create"), generate("chat"));
-  app.post("/v1/completions", needs("chat:create"), generate("text"));
+  app.post(
+    "/v1/chat/completions",
+    needs("chat:create", {
+      summary: "Chat completion, streamed with stream: true (OpenAI)",
+      body: chatCompletionRequest,
+    }),
+    generate("chat"),
+  );
+  app.post(
+    "/v1/completions",
+    needs("chat:create", { summary: "Text completion (OpenAI)", body: completionRequest }),
+    generate("text"),
+  );
 }

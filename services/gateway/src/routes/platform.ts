@@ -120,40 +120,44 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     };
   });
 
-  app.post("/v1/reasoning/solve", needs("reasoning:create"), async (request, reply) => {
-    const body = solveBody.parse(request.body);
-    const client = deps.upstreams.reasoning;
-    const estimate = estimateTextTokens(body.problem) + completionAllowance(body.max_tokens);
-    const ticket = await admitRequest(deps.gate, request, reply, estimate);
-    let used = estimate;
-    const res = await callUnary(
-      client.solve.bind(client),
-      {
-        problem: body.problem,
-        model: body.model ?? "",
-        strategy: reasoning.Strategy.STRATEGY_CHAIN_OF_THOUGHT,
-        maxTokens: body.max_tokens ?? 0,
-        keyId: request.principal.keyId,
-        requestId: String(request.id),
-      },
-      unary(request, reply, deps.reasoningTimeoutMs),
-    )
-      .then((r) => {
-        used = r.promptTokens + r.completionTokens;
-        return r;
-      })
-      .finally(() => ticket.settle(used));
-    return {
-      answer: res.answer,
-      reasoning: res.reasoning,
-      strategy: body.strategy,
-      usage: {
-        prompt_tokens: res.promptTokens,
-        completion_tokens: res.completionTokens,
-        total_tokens: res.promptTokens + res.completionTokens,
-      },
-    };
-  });
+  app.post(
+    "/v1/reasoning/solve",
+    needs("reasoning:create", { summary: "Solve a problem with a reasoning strategy", body: solveBody }),
+    async (request, reply) => {
+      const body = solveBody.parse(request.body);
+      const client = deps.upstreams.reasoning;
+      const estimate = estimateTextTokens(body.problem) + completionAllowance(body.max_tokens);
+      const ticket = await admitRequest(deps.gate, request, reply, estimate);
+      let used = estimate;
+      const res = await callUnary(
+        client.solve.bind(client),
+        {
+          problem: body.problem,
+          model: body.model ?? "",
+          strategy: reasoning.Strategy.STRATEGY_CHAIN_OF_THOUGHT,
+          maxTokens: body.max_tokens ?? 0,
+          keyId: request.principal.keyId,
+          requestId: String(request.id),
+        },
+        unary(request, reply, deps.reasoningTimeoutMs),
+      )
+        .then((r) => {
+          used = r.promptTokens + r.completionTokens;
+          return r;
+        })
+        .finally(() => ticket.settle(used));
+      return {
+        answer: res.answer,
+        reasoning: res.reasoning,
+        strategy: body.strategy,
+        usage: {
+          prompt_tokens: res.promptTokens,
+          completion_tokens: res.completionTokens,
+          total_tokens: res.promptTokens + res.completionTokens,
+        },
+      };
+    },
+  );
 
   const jobJson = (
     j:
@@ -208,24 +212,28 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     return jobJson(res.job);
   });
 
-  app.get("/v1/status", needs("status:read"), async (request, reply) => {
-    const res = await callUnary(monitoring.fleetStatus.bind(monitoring), {}, unary(request, reply));
-    return {
-      healthy: res.healthy,
-      checked_at: new Date(res.checkedUnixMs).toISOString(),
-      components: res.components.map((c) => ({
-        name: c.name,
-        kind: c.kind,
-        target: c.target,
-        healthy: c.healthy,
-        detail: c.detail,
-        latency_ms: c.latencyMs,
-      })),
-      usage: {
-        requests: res.usage?.requests ?? 0,
-        prompt_tokens: res.usage?.promptTokens ?? 0,
-        completion_tokens: res.usage?.completionTokens ?? 0,
-      },
-    };
-  });
+  app.get(
+    "/v1/status",
+    needs("status:read", { summary: "Fleet health and usage totals" }),
+    async (request, reply) => {
+      const res = await callUnary(monitoring.fleetStatus.bind(monitoring), {}, unary(request, reply));
+      return {
+        healthy: res.healthy,
+        checked_at: new Date(res.checkedUnixMs).toISOString(),
+        components: res.components.map((c) => ({
+          name: c.name,
+          kind: c.kind,
+          target: c.target,
+          healthy: c.healthy,
+          detail: c.detail,
+          latency_ms: c.latencyMs,
+        })),
+        usage: {
+          requests: res.usage?.requests ?? 0,
+          prompt_tokens: res.usage?.promptTokens ?? 0,
+          completion_tokens: res.usage?.completionTokens ?? 0,
+        },
+      };
+    },
+  );
 }

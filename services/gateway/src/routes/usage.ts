@@ -101,33 +101,47 @@ function usageRowJson(r: monitoring.UsageRow, groups: readonly monitoring.UsageG
 export function usageRoutes(app: FastifyInstance, deps: Deps): void {
   const { monitoring: client } = deps.upstreams;
 
-  app.get("/v1/usage", needs("usage:read"), async (request, reply) => {
-    const q = usageQuery.parse(request.query);
-    const team = usageTeam(request.principal, q.team);
-    const res = await callUnary(
-      client.queryUsage.bind(client),
-      {
-        ...defaultRange(Date.now()),
-        ...(q.from ? { from: q.from } : {}),
-        ...(q.to ? { to: q.to } : {}),
-        groupBy: q.group_by,
-        team,
-        keyId: q.key_id ?? "",
-        model: q.model ?? "",
-        limit: q.limit ?? 0,
-      },
-      { deadlineMs: deps.upstreamTimeoutMs, signal: clientGone(request, reply, deps.shutdownSignal).signal },
-    );
-    return {
-      object: "list",
-      from: res.from,
-      to: res.to,
-      truncated: res.truncated,
-      data: res.rows.map((r) => usageRowJson(r, q.group_by)),
-    };
-  });
+  app.get(
+    "/v1/usage",
+    needs("usage:read", {
+      summary: "Usage and cost, grouped by team, key, model and/or day",
+      query: usageQuery,
+    }),
+    async (request, reply) => {
+      const q = usageQuery.parse(request.query);
+      const team = usageTeam(request.principal, q.team);
+      const res = await callUnary(
+        client.queryUsage.bind(client),
+        {
+          ...defaultRange(Date.now()),
+          ...(q.from ? { from: q.from } : {}),
+          ...(q.to ? { to: q.to } : {}),
+          groupBy: q.group_by,
+          team,
+          keyId: q.key_id ?? "",
+          model: q.model ?? "",
+          limit: q.limit ?? 0,
+        },
+        {
+          deadlineMs: deps.upstreamTimeoutMs,
+          signal: clientGone(request, reply, deps.shutdownSignal).signal,
+        },
+      );
+      return {
+        object: "list",
+        from: res.from,
+        to: res.to,
+        truncated: res.truncated,
+        data: res.rows.map((r) => usageRowJson(r, q.group_by)),
+      };
+    },
+  );
 
-  app.get("/v1/usage/export.csv", needs("usage:read"), (request, reply) => exportCsv(deps, request, reply));
+  app.get(
+    "/v1/usage/export.csv",
+    needs("usage:read", { summary: "Usage records or daily rollups as CSV", query: usageExportQuery }),
+    (request, reply) => exportCsv(deps, request, reply),
+  );
 }
 
 /** Streams every matching row as CSV, calling ExportUsage page after page. */
