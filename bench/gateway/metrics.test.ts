@@ -1,0 +1,34 @@
+import { describe, expect, it } from "@jest/globals";
+import { cacheCounts, counterSum } from "./metrics.js";
+
+const text = `# HELP sloughgpt_serving_response_cache_requests_total Response cache lookups.
+# TYPE sloughgpt_serving_response_cache_requests_total counter
+sloughgpt_serving_response_cache_requests_total{service="serving",model="tiny-llama",result="hit",tier="memory"} 120
+sloughgpt_serving_response_cache_requests_total{service="serving",model="tiny-llama",result="hit",tier="shared"} 3
+sloughgpt_serving_response_cache_requests_total{service="serving",model="tiny-llama",result="miss",tier="none"} 2
+sloughgpt_serving_response_cache_requests_total_other{result="hit"} 1000
+grpc_server_handled_total 7
+`;
+
+describe("counterSum", () => {
+  it("sums the samples whose labels include the given ones, and only of that exact metric", () => {
+    expect(counterSum(text, "sloughgpt_serving_response_cache_requests_total", { result: "hit" })).toBe(123);
+    expect(counterSum(text, "sloughgpt_serving_response_cache_requests_total")).toBe(125);
+    expect(counterSum(text, "grpc_server_handled_total")).toBe(7);
+  });
+
+  it("is 0 for a metric or label value not there", () => {
+    expect(counterSum(text, "nope")).toBe(0);
+    expect(counterSum(text, "sloughgpt_serving_response_cache_requests_total", { result: "skip" })).toBe(0);
+  });
+
+  it("reads label values holding escaped quotes and commas", () => {
+    expect(counterSum('m{a="x\\",y",b="1"} 4\n', "m", { b: "1" })).toBe(4);
+  });
+});
+
+describe("cacheCounts", () => {
+  it("counts hits and misses over every tier", () => {
+    expect(cacheCounts(text)).toEqual({ hits: 123, misses: 2 });
+  });
+});
