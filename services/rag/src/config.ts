@@ -9,6 +9,20 @@ export const configSchema = z
     /** Characters per chunk when a collection doesn't set its own. */
     DEFAULT_CHUNK_SIZE: z.coerce.number().int().min(64).max(20_000).default(1000),
     DEFAULT_CHUNK_OVERLAP: z.coerce.number().int().min(0).default(150),
+    /** Serving, for embeddings. */
+    SERVING_ADDR: z
+      .string()
+      .regex(/^[^:\s]+:\d+$/, "expected host:port")
+      .default("127.0.0.1:50051"),
+    /** Embedding model of collections that name none; empty: such collections are lexical only. */
+    DEFAULT_EMBEDDING_MODEL: z.string().default(""),
+    /** Upper bound on one Embed call. */
+    EMBED_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+    /** Weights of weighted reciprocal rank fusion in mode `hybrid`. */
+    HYBRID_LEXICAL_WEIGHT: z.coerce.number().min(0).default(1),
+    HYBRID_DENSE_WEIGHT: z.coerce.number().min(0).default(1),
+    /** Mode of searches that name none: `auto` is hybrid weighted by per-collection calibration. */
+    DEFAULT_SEARCH_MODE: z.enum(["auto", "lexical", "dense", "hybrid"]).default("auto"),
   })
   .refine((c) => c.DEFAULT_CHUNK_OVERLAP < c.DEFAULT_CHUNK_SIZE, {
     path: ["DEFAULT_CHUNK_OVERLAP"],

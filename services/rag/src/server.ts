@@ -1,8 +1,11 @@
-import type { rag } from "@sloughgpt/proto";
+import { rag } from "@sloughgpt/proto";
 import { InvalidArgumentError, type Logger, type Metrics, unary } from "@sloughgpt/runtime";
 import { z } from "zod";
-import { chunkText } from "./chunking/chunker.js";
-import { contentHash, type RagStore } from "./store/store.js";
+import type { Embedder } from "./embedding/embedder.js";
+import { type FilterNode, parseFilter } from "./retrieval/filter.js";
+import type { Retriever, SearchMode } from "./retrieval/retriever.js";
+import { ingestDocuments } from "./store/ingest.js";
+import type { RagStore, SearchHit } from "./store/store.js";
 
 const name = z
   .string()
@@ -17,6 +20,7 @@ const createCollection = z.object({
   team,
   chunkSize: z.number().int().min(1).max(20_000).optional(),
   chunkOverlap: z.number().int().min(0).optional(),
+  embeddingModel: z.string().max(256).optional(),
 });
 
 const upsert = z.object({
@@ -39,7 +43,24 @@ const search = z.object({
   team,
   query: z.string().min(1, "query is required").max(10_000),
   topK: z.number().int().min(0).max(1000),
+  mode: z.enum(rag.SearchMode).optional(),
+  filterJson: z.string().max(100_000).optional(),
 });
+
+const deleteDocuments = z.object({
+  collection: name,
+  team,
+  ids: z.array(z.string().min(1).max(512)).max(10_000),
+  filterJson: z.string().max(100_000).optional(),
+});
+
+const MODES: Record<rag.SearchMode, SearchMode | undefined> = {
+  [rag.SearchMode.SEARCH_MODE_UNSPECIFIED]: undefined,
+  [rag.SearchMode.SEARCH_MODE_LEXICAL]: "lexical",
+  [rag.SearchMode.SEARCH_MODE_DENSE]: "dense",
+  [rag.SearchMode.SEARCH_MODE_HYBRID]: "hybrid",
+  [rag.SearchMode.UNRECOGNIZED]: undefined,
+};
 
 function parseMetadata(json: string, i: number): Record<string, unknown> {
   if (!json) return {};
@@ -52,73 +73,99 @@ function parseMetadata(json: string, i: number): Record<string, unknown> {
   throw new InvalidArgumentError("metadata must be a JSON object", { param: `documents.${i}.metadata` });
 }
 
-export function ragHandlers(deps: {
+function parseFilterJson(json: string | undefined): FilterNode | undefined {
+  if (!json) return undefined;
+  let input: unknown;
+  try {
+    input = JSON.parse(json);
+  } catch (cause) {
+    throw new InvalidArgumentError("filter must be JSON", { param: "filter", cause });
+  }
+  return parseFilter(input);
+}
+
+const toResult = (h: SearchHit): rag.SearchResult => ({
+  documentId: h.documentId,
+  chunkId: h.chunkId,
+  score: h.score,
+  text: h.text,
+  metadataJson: JSON.stringify(h.metadata),
+});
+
+export interface RagDeps {
   store: RagStore;
-  defaults: { chunkSize: number; chunkOverlap: number };
+  retriever: Retriever;
+  embedder?: Embedder | undefined;
+  defaults: { chunkSize: number; chunkOverlap: number; embeddingModel: string };
   logger: Logger;
   metrics: Metrics;
-}) {
+}
+
+function chunkSettings(req: z.infer<typeof createCollection>, defaults: RagDeps["defaults"]) {
+  const chunkSize = req.chunkSize ?? defaults.chunkSize;
+  const chunkOverlap =
+    req.chunkOverlap ??
+    (req.chunkSize === undefined
+      ? defaults.chunkOverlap
+      : Math.min(defaults.chunkOverlap, Math.floor(chunkSize / 4)));
+  if (chunkOverlap >= chunkSize) {
+    throw new InvalidArgumentError("chunk_overlap must be smaller than chunk_size", {
+      param: "chunk_overlap",
+    });
+  }
+  return { chunkSize, chunkOverlap };
+}
+
+export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
   const env = { logger: deps.logger, metrics: deps.metrics, service: "RagService" };
-  const impl: rag.RagServiceServer = {
+  return {
     createCollection: unary<rag.CreateCollectionRequest, rag.CreateCollectionResponse>(
       env,
       "CreateCollection",
       async (raw) => {
         const req = createCollection.parse(raw);
-        const chunkSize = req.chunkSize ?? deps.defaults.chunkSize;
-        const chunkOverlap =
-          req.chunkOverlap ??
-          (req.chunkSize === undefined
-            ? deps.defaults.chunkOverlap
-            : Math.min(deps.defaults.chunkOverlap, Math.floor(chunkSize / 4)));
-        if (chunkOverlap >= chunkSize) {
-          throw new InvalidArgumentError("chunk_overlap must be smaller than chunk_size", {
-            param: "chunk_overlap",
-          });
-        }
         const c = await deps.store.createCollection({
           team: req.team,
           name: req.name,
-          chunkSize,
-          chunkOverlap,
+          ...chunkSettings(req, deps.defaults),
+          embeddingModel: req.embeddingModel ?? deps.defaults.embeddingModel,
         });
         return { collection: { ...c, createdUnix: Math.floor(c.createdAt.getTime() / 1000) } };
       },
     ),
-    upsert: unary<rag.UpsertRequest, rag.UpsertResponse>(env, "Upsert", async (raw) => {
+    upsert: unary<rag.UpsertRequest, rag.UpsertResponse>(env, "Upsert", async (raw, ctx) => {
       const req = upsert.parse(raw);
       const col = await deps.store.getCollection(req.team, req.collection);
-      const docs = req.documents.map((d, i) => ({ ...d, metadata: parseMetadata(d.metadataJson, i) }));
-      let documents = 0;
-      let chunks = 0;
-      for (const d of docs) {
-        const parts = chunkText(d.text, col.chunkSize, col.chunkOverlap);
-        const changed = await deps.store.upsertDocument(
-          col,
-          { id: d.id, metadata: d.metadata, hash: contentHash(d.text, d.metadata) },
-          parts,
-        );
-        if (changed) {
-          documents += 1;
-          chunks += parts.length;
-        }
-      }
-      return { documents, chunks };
+      const docs = req.documents.map((d, i) => ({
+        id: d.id,
+        text: d.text,
+        metadata: parseMetadata(d.metadataJson, i),
+      }));
+      return ingestDocuments(deps.store, col, docs, { embedder: deps.embedder, signal: ctx.signal });
     }),
-    search: unary<rag.SearchRequest, rag.SearchResponse>(env, "Search", async (raw) => {
+    search: unary<rag.SearchRequest, rag.SearchResponse>(env, "Search", async (raw, ctx) => {
       const req = search.parse(raw);
       const col = await deps.store.getCollection(req.team, req.collection);
-      const hits = await deps.store.search(col, req.query, req.topK || 10);
-      return {
-        results: hits.map((h) => ({
-          documentId: h.documentId,
-          chunkId: h.chunkId,
-          score: h.score,
-          text: h.text,
-          metadataJson: JSON.stringify(h.metadata),
-        })),
-      };
+      const hits = await deps.retriever.search(col, {
+        query: req.query,
+        topK: req.topK || 10,
+        mode: req.mode === undefined ? undefined : MODES[req.mode],
+        filter: parseFilterJson(req.filterJson),
+        signal: ctx.signal,
+      });
+      return { results: hits.map(toResult) };
     }),
+    deleteDocuments: unary<rag.DeleteDocumentsRequest, rag.DeleteDocumentsResponse>(
+      env,
+      "DeleteDocuments",
+      async (raw) => {
+        const req = deleteDocuments.parse(raw);
+        const filter = parseFilterJson(req.filterJson);
+        if (!filter && req.ids.length === 0)
+          throw new InvalidArgumentError("give ids or a filter", { param: "ids" });
+        const col = await deps.store.getCollection(req.team, req.collection);
+        return deps.store.deleteDocuments(col, filter ? { filter } : { ids: req.ids });
+      },
+    ),
   };
-  return impl;
 }

@@ -1,4 +1,4 @@
-import { reasoning } from "@sloughgpt/proto";
+import { rag as ragProto, reasoning } from "@sloughgpt/proto";
 import { callUnary } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
@@ -20,6 +20,8 @@ const createCollectionBody = z.object({
   name: z.string().min(1),
   chunk_size: z.number().int().min(64).max(20_000).optional(),
   chunk_overlap: z.number().int().min(0).max(20_000).optional(),
+  // A model serving can embed with; "" for a lexical-only collection; unset: the service default.
+  embedding_model: z.string().max(256).optional(),
 });
 const documentsBody = z.object({
   documents: z
@@ -36,7 +38,20 @@ const documentsBody = z.object({
 const searchBody = z.object({
   query: z.string().min(1),
   top_k: z.number().int().min(1).max(1000).default(10),
+  mode: z.enum(["lexical", "dense", "hybrid"]).optional(),
+  filter: z.record(z.string(), z.unknown()).optional(),
 });
+const deleteBody = z
+  .object({
+    ids: z.array(z.string().min(1)).max(10_000).optional(),
+    filter: z.record(z.string(), z.unknown()).optional(),
+  })
+  .refine((b) => (b.ids?.length ?? 0) > 0 || b.filter !== undefined, { message: "give ids or filter" });
+const SEARCH_MODES = {
+  lexical: ragProto.SearchMode.SEARCH_MODE_LEXICAL,
+  dense: ragProto.SearchMode.SEARCH_MODE_DENSE,
+  hybrid: ragProto.SearchMode.SEARCH_MODE_HYBRID,
+} as const;
 const nameParam = z.object({ name: z.string().min(1) });
 const solveBody = z.object({
   problem: z.string().min(1),
@@ -63,6 +78,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         team: request.principal.team,
         chunkSize: body.chunk_size,
         chunkOverlap: body.chunk_overlap,
+        embeddingModel: body.embedding_model,
       },
       unary(request, reply),
     );
@@ -73,6 +89,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       team: c?.team,
       chunk_size: c?.chunkSize,
       chunk_overlap: c?.chunkOverlap,
+      embedding_model: c?.embeddingModel,
       created: c?.createdUnix,
     };
   });
@@ -106,6 +123,8 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         team: request.principal.team,
         query: body.query,
         topK: body.top_k,
+        mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
+        filterJson: body.filter ? JSON.stringify(body.filter) : "",
       },
       unary(request, reply),
     );
@@ -118,6 +137,22 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         metadata: JSON.parse(r.metadataJson || "{}") as unknown,
       })),
     };
+  });
+
+  app.post("/v1/rag/collections/:name/documents/delete", needs("rag:write"), async (request, reply) => {
+    const { name } = nameParam.parse(request.params);
+    const body = deleteBody.parse(request.body);
+    const res = await callUnary(
+      rag.deleteDocuments.bind(rag),
+      {
+        collection: name,
+        team: request.principal.team,
+        ids: body.ids ?? [],
+        filterJson: body.filter ? JSON.stringify(body.filter) : "",
+      },
+      unary(request, reply),
+    );
+    return { documents_deleted: res.documents, chunks_deleted: res.chunks };
   });
 
   app.post(

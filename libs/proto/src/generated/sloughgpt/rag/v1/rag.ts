@@ -23,12 +23,63 @@ export const protobufPackage = "sloughgpt.rag.v1";
 
 export const protobufFileName = "sloughgpt/rag/v1/rag.proto";
 
+export enum SearchMode {
+  /** SEARCH_MODE_UNSPECIFIED - The service's default mode. */
+  SEARCH_MODE_UNSPECIFIED = 0,
+  /** SEARCH_MODE_LEXICAL - BM25 (with query expansion and proximity) over the collection's lexical index. */
+  SEARCH_MODE_LEXICAL = 1,
+  /** SEARCH_MODE_DENSE - Nearest neighbours of the query's embedding. */
+  SEARCH_MODE_DENSE = 2,
+  /** SEARCH_MODE_HYBRID - Weighted reciprocal rank fusion of lexical and dense. */
+  SEARCH_MODE_HYBRID = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function searchModeFromJSON(object: any): SearchMode {
+  switch (object) {
+    case 0:
+    case "SEARCH_MODE_UNSPECIFIED":
+      return SearchMode.SEARCH_MODE_UNSPECIFIED;
+    case 1:
+    case "SEARCH_MODE_LEXICAL":
+      return SearchMode.SEARCH_MODE_LEXICAL;
+    case 2:
+    case "SEARCH_MODE_DENSE":
+      return SearchMode.SEARCH_MODE_DENSE;
+    case 3:
+    case "SEARCH_MODE_HYBRID":
+      return SearchMode.SEARCH_MODE_HYBRID;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SearchMode.UNRECOGNIZED;
+  }
+}
+
+export function searchModeToJSON(object: SearchMode): string {
+  switch (object) {
+    case SearchMode.SEARCH_MODE_UNSPECIFIED:
+      return "SEARCH_MODE_UNSPECIFIED";
+    case SearchMode.SEARCH_MODE_LEXICAL:
+      return "SEARCH_MODE_LEXICAL";
+    case SearchMode.SEARCH_MODE_DENSE:
+      return "SEARCH_MODE_DENSE";
+    case SearchMode.SEARCH_MODE_HYBRID:
+      return "SEARCH_MODE_HYBRID";
+    case SearchMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Collection {
   name: string;
   team: string;
   chunkSize: number;
   chunkOverlap: number;
   createdUnix: number;
+  /** Model serving embeds chunks and queries with; empty: no dense index. */
+  embeddingModel: string;
 }
 
 export interface CreateCollectionRequest {
@@ -39,7 +90,11 @@ export interface CreateCollectionRequest {
     | number
     | undefined;
   /** Unset: the service default, capped at a quarter of chunk_size. */
-  chunkOverlap?: number | undefined;
+  chunkOverlap?:
+    | number
+    | undefined;
+  /** Unset: the service default; empty string: lexical only. */
+  embeddingModel?: string | undefined;
 }
 
 export interface CreateCollectionResponse {
@@ -69,6 +124,9 @@ export interface SearchRequest {
   team: string;
   query: string;
   topK: number;
+  mode: SearchMode;
+  /** JSON metadata filter ({"field": value}, {"field": {"$in": [...]}}, {"$and"|"$or": [...]}); empty: none. */
+  filterJson: string;
 }
 
 export interface SearchResult {
@@ -83,8 +141,22 @@ export interface SearchResponse {
   results: SearchResult[];
 }
 
+export interface DeleteDocumentsRequest {
+  collection: string;
+  team: string;
+  /** Documents to delete; ignored when filter_json is set. */
+  ids: string[];
+  /** JSON metadata filter (as in SearchRequest): every matching document is deleted. */
+  filterJson: string;
+}
+
+export interface DeleteDocumentsResponse {
+  documents: number;
+  chunks: number;
+}
+
 function createBaseCollection(): Collection {
-  return { name: "", team: "", chunkSize: 0, chunkOverlap: 0, createdUnix: 0 };
+  return { name: "", team: "", chunkSize: 0, chunkOverlap: 0, createdUnix: 0, embeddingModel: "" };
 }
 
 export const Collection: MessageFns<Collection> = {
@@ -103,6 +175,9 @@ export const Collection: MessageFns<Collection> = {
     }
     if (message.createdUnix !== 0) {
       writer.uint32(40).int64(message.createdUnix);
+    }
+    if (message.embeddingModel !== "") {
+      writer.uint32(50).string(message.embeddingModel);
     }
     return writer;
   },
@@ -160,6 +235,14 @@ export const Collection: MessageFns<Collection> = {
             message.createdUnix = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.embeddingModel = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -191,6 +274,11 @@ export const Collection: MessageFns<Collection> = {
         : isSet(object.created_unix)
         ? globalThis.Number(object.created_unix)
         : 0,
+      embeddingModel: isSet(object.embeddingModel)
+        ? globalThis.String(object.embeddingModel)
+        : isSet(object.embedding_model)
+        ? globalThis.String(object.embedding_model)
+        : "",
     };
   },
 
@@ -211,6 +299,9 @@ export const Collection: MessageFns<Collection> = {
     if (message.createdUnix !== 0) {
       obj.createdUnix = Math.round(message.createdUnix);
     }
+    if (message.embeddingModel !== "") {
+      obj.embeddingModel = message.embeddingModel;
+    }
     return obj;
   },
 
@@ -224,12 +315,13 @@ export const Collection: MessageFns<Collection> = {
     message.chunkSize = object.chunkSize ?? 0;
     message.chunkOverlap = object.chunkOverlap ?? 0;
     message.createdUnix = object.createdUnix ?? 0;
+    message.embeddingModel = object.embeddingModel ?? "";
     return message;
   },
 };
 
 function createBaseCreateCollectionRequest(): CreateCollectionRequest {
-  return { name: "", team: "", chunkSize: undefined, chunkOverlap: undefined };
+  return { name: "", team: "", chunkSize: undefined, chunkOverlap: undefined, embeddingModel: undefined };
 }
 
 export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
@@ -245,6 +337,9 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     }
     if (message.chunkOverlap !== undefined) {
       writer.uint32(32).uint32(message.chunkOverlap);
+    }
+    if (message.embeddingModel !== undefined) {
+      writer.uint32(42).string(message.embeddingModel);
     }
     return writer;
   },
@@ -294,6 +389,14 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
             message.chunkOverlap = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.embeddingModel = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -320,6 +423,11 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
         : isSet(object.chunk_overlap)
         ? globalThis.Number(object.chunk_overlap)
         : undefined,
+      embeddingModel: isSet(object.embeddingModel)
+        ? globalThis.String(object.embeddingModel)
+        : isSet(object.embedding_model)
+        ? globalThis.String(object.embedding_model)
+        : undefined,
     };
   },
 
@@ -337,6 +445,9 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     if (message.chunkOverlap !== undefined) {
       obj.chunkOverlap = Math.round(message.chunkOverlap);
     }
+    if (message.embeddingModel !== undefined) {
+      obj.embeddingModel = message.embeddingModel;
+    }
     return obj;
   },
 
@@ -349,6 +460,7 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     message.team = object.team ?? "";
     message.chunkSize = object.chunkSize ?? undefined;
     message.chunkOverlap = object.chunkOverlap ?? undefined;
+    message.embeddingModel = object.embeddingModel ?? undefined;
     return message;
   },
 };
@@ -716,7 +828,7 @@ export const UpsertResponse: MessageFns<UpsertResponse> = {
 };
 
 function createBaseSearchRequest(): SearchRequest {
-  return { collection: "", team: "", query: "", topK: 0 };
+  return { collection: "", team: "", query: "", topK: 0, mode: 0, filterJson: "" };
 }
 
 export const SearchRequest: MessageFns<SearchRequest> = {
@@ -732,6 +844,12 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     }
     if (message.topK !== 0) {
       writer.uint32(32).uint32(message.topK);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(40).int32(message.mode);
+    }
+    if (message.filterJson !== "") {
+      writer.uint32(50).string(message.filterJson);
     }
     return writer;
   },
@@ -781,6 +899,22 @@ export const SearchRequest: MessageFns<SearchRequest> = {
             message.topK = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -803,6 +937,12 @@ export const SearchRequest: MessageFns<SearchRequest> = {
         : isSet(object.top_k)
         ? globalThis.Number(object.top_k)
         : 0,
+      mode: isSet(object.mode) ? searchModeFromJSON(object.mode) : 0,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : "",
     };
   },
 
@@ -820,6 +960,12 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     if (message.topK !== 0) {
       obj.topK = Math.round(message.topK);
     }
+    if (message.mode !== 0) {
+      obj.mode = searchModeToJSON(message.mode);
+    }
+    if (message.filterJson !== "") {
+      obj.filterJson = message.filterJson;
+    }
     return obj;
   },
 
@@ -832,6 +978,8 @@ export const SearchRequest: MessageFns<SearchRequest> = {
     message.team = object.team ?? "";
     message.query = object.query ?? "";
     message.topK = object.topK ?? 0;
+    message.mode = object.mode ?? 0;
+    message.filterJson = object.filterJson ?? "";
     return message;
   },
 };
@@ -1052,6 +1200,212 @@ export const SearchResponse: MessageFns<SearchResponse> = {
   },
 };
 
+function createBaseDeleteDocumentsRequest(): DeleteDocumentsRequest {
+  return { collection: "", team: "", ids: [], filterJson: "" };
+}
+
+export const DeleteDocumentsRequest: MessageFns<DeleteDocumentsRequest> = {
+  encode(message: DeleteDocumentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.collection !== "") {
+      writer.uint32(10).string(message.collection);
+    }
+    if (message.team !== "") {
+      writer.uint32(18).string(message.team);
+    }
+    for (const v of message.ids) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.filterJson !== "") {
+      writer.uint32(34).string(message.filterJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteDocumentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteDocumentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.collection = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ids.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteDocumentsRequest {
+    return {
+      collection: isSet(object.collection) ? globalThis.String(object.collection) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => globalThis.String(e)) : [],
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteDocumentsRequest): unknown {
+    const obj: any = {};
+    if (message.collection !== "") {
+      obj.collection = message.collection;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.ids?.length) {
+      obj.ids = message.ids;
+    }
+    if (message.filterJson !== "") {
+      obj.filterJson = message.filterJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteDocumentsRequest>, I>>(base?: I): DeleteDocumentsRequest {
+    return DeleteDocumentsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteDocumentsRequest>, I>>(object: I): DeleteDocumentsRequest {
+    const message = createBaseDeleteDocumentsRequest();
+    message.collection = object.collection ?? "";
+    message.team = object.team ?? "";
+    message.ids = object.ids?.map((e) => e) || [];
+    message.filterJson = object.filterJson ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteDocumentsResponse(): DeleteDocumentsResponse {
+  return { documents: 0, chunks: 0 };
+}
+
+export const DeleteDocumentsResponse: MessageFns<DeleteDocumentsResponse> = {
+  encode(message: DeleteDocumentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.documents !== 0) {
+      writer.uint32(8).uint32(message.documents);
+    }
+    if (message.chunks !== 0) {
+      writer.uint32(16).uint32(message.chunks);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteDocumentsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteDocumentsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.documents = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chunks = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteDocumentsResponse {
+    return {
+      documents: isSet(object.documents) ? globalThis.Number(object.documents) : 0,
+      chunks: isSet(object.chunks) ? globalThis.Number(object.chunks) : 0,
+    };
+  },
+
+  toJSON(message: DeleteDocumentsResponse): unknown {
+    const obj: any = {};
+    if (message.documents !== 0) {
+      obj.documents = Math.round(message.documents);
+    }
+    if (message.chunks !== 0) {
+      obj.chunks = Math.round(message.chunks);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteDocumentsResponse>, I>>(base?: I): DeleteDocumentsResponse {
+    return DeleteDocumentsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteDocumentsResponse>, I>>(object: I): DeleteDocumentsResponse {
+    const message = createBaseDeleteDocumentsResponse();
+    message.documents = object.documents ?? 0;
+    message.chunks = object.chunks ?? 0;
+    return message;
+  },
+};
+
 /** Collections of documents, chunked and indexed for retrieval. */
 export type RagServiceService = typeof RagServiceService;
 export const RagServiceService = {
@@ -1084,12 +1438,26 @@ export const RagServiceService = {
     responseSerialize: (value: SearchResponse): Buffer => Buffer.from(SearchResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SearchResponse => SearchResponse.decode(value),
   },
+  /** Deletes documents (with their chunks) by id or by a metadata filter. */
+  deleteDocuments: {
+    path: "/sloughgpt.rag.v1.RagService/DeleteDocuments" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteDocumentsRequest): Buffer =>
+      Buffer.from(DeleteDocumentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteDocumentsRequest => DeleteDocumentsRequest.decode(value),
+    responseSerialize: (value: DeleteDocumentsResponse): Buffer =>
+      Buffer.from(DeleteDocumentsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteDocumentsResponse => DeleteDocumentsResponse.decode(value),
+  },
 } as const;
 
 export interface RagServiceServer extends UntypedServiceImplementation {
   createCollection: handleUnaryCall<CreateCollectionRequest, CreateCollectionResponse>;
   upsert: handleUnaryCall<UpsertRequest, UpsertResponse>;
   search: handleUnaryCall<SearchRequest, SearchResponse>;
+  /** Deletes documents (with their chunks) by id or by a metadata filter. */
+  deleteDocuments: handleUnaryCall<DeleteDocumentsRequest, DeleteDocumentsResponse>;
 }
 
 export interface RagServiceClient extends Client {
@@ -1137,6 +1505,22 @@ export interface RagServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SearchResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes documents (with their chunks) by id or by a metadata filter. */
+  deleteDocuments(
+    request: DeleteDocumentsRequest,
+    callback: (error: ServiceError | null, response: DeleteDocumentsResponse) => void,
+  ): ClientUnaryCall;
+  deleteDocuments(
+    request: DeleteDocumentsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteDocumentsResponse) => void,
+  ): ClientUnaryCall;
+  deleteDocuments(
+    request: DeleteDocumentsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteDocumentsResponse) => void,
   ): ClientUnaryCall;
 }
 
