@@ -1,3 +1,4 @@
+export * from "./kube/index.js";
 export * from "./nats.js";
 export * from "./platform.js";
 export * from "./postgres.js";
