@@ -22,7 +22,9 @@ type Doc = {
   >;
 };
 
-async function withApp<T>(fn: (base: string, routes: readonly { method: string; url: string }[]) => Promise<T>) {
+async function withApp<T>(
+  fn: (base: string, routes: readonly { method: string; url: string }[]) => Promise<T>,
+) {
   const app = buildApp({
     upstreams: {} as Upstreams,
     authenticate: createAuthenticator("sk-sg-test-key-0123456789"),
