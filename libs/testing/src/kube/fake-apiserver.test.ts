@@ -210,6 +210,27 @@ describe("fake kube-apiserver, through @kubernetes/client-node", () => {
     expect(seen).toEqual(["add before", "add during", "delete before", "add after"]);
   });
 
+  test("a watch with a field selector sees an object leave it as DELETED", async () => {
+    await core.createNamespacedPod({ namespace: "ml", body: podBody("a") });
+    const informer = makeInformer(kc, "/api/v1/pods", () =>
+      core.listPodForAllNamespaces({ fieldSelector: "status.phase!=Failed" }),
+    );
+    // makeInformer has no field selector parameter; the ListWatch it builds is given one here.
+    (informer as unknown as { fieldSelector: string }).fieldSelector = "status.phase!=Failed";
+    const deleted: string[] = [];
+    informer.on("delete", (p) => deleted.push(p.metadata!.name!));
+    await informer.start();
+    const pod = await core.readNamespacedPod({ namespace: "ml", name: "a" });
+    await core.replaceNamespacedPodStatus({
+      namespace: "ml",
+      name: "a",
+      body: { ...pod, status: { phase: "Failed" } },
+    });
+    await until(() => deleted.length === 1);
+    await informer.stop();
+    expect(informer.list()).toEqual([]);
+  });
+
   test("a watch from a compacted resourceVersion gets a 410 Expired ERROR event, as the apiserver sends it", async () => {
     await core.createNamespacedPod({ namespace: "ml", body: podBody("a") });
     await core.createNamespacedPod({ namespace: "ml", body: podBody("b") });

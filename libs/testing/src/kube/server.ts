@@ -263,8 +263,14 @@ export class FakeKubeApiServer {
   private watch(res: ServerResponse, r: Route, params: URLSearchParams): void {
     const matches = this.matcher(r, params);
     const write = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
+    // As the apiserver does, an object that starts or stops matching the selector arrives as ADDED or DELETED.
     const forward = (e: StoreEvent) => {
-      if (e.resource === r.type && matches(e.object)) write(e.type, e.object);
+      if (e.resource !== r.type) return;
+      const now = matches(e.object);
+      const before = e.type === "MODIFIED" && e.previous ? matches(e.previous) : now;
+      if (now && before) write(e.type, e.object);
+      else if (now) write("ADDED", e.object);
+      else if (before) write("DELETED", e.object);
     };
     const from = params.get("resourceVersion");
     res.writeHead(200, { "content-type": "application/json", "transfer-encoding": "chunked" });

@@ -41,6 +41,8 @@ export interface StoreEvent {
   type: WatchType;
   resource: ResourceType;
   object: KubeObject;
+  /** The object before a MODIFIED change, so watches can tell it entered or left their selector. */
+  previous?: KubeObject;
   rv: number;
 }
 
@@ -140,8 +142,8 @@ export class FakeStore {
     this.compactedRv = this.rv;
   }
 
-  private emit(type: WatchType, resource: ResourceType, object: KubeObject): void {
-    const event = { type, resource, object: structuredClone(object), rv: this.rv };
+  private emit(type: WatchType, resource: ResourceType, object: KubeObject, previous?: KubeObject): void {
+    const event = { type, resource, object: structuredClone(object), previous, rv: this.rv };
     this.history.push(event);
     if (this.history.length > this.historyLimit)
       this.history.splice(0, this.history.length - this.historyLimit);
@@ -240,7 +242,7 @@ export class FakeStore {
     this.rv++;
     next.metadata.resourceVersion = String(this.rv);
     this.objects.set(key, next);
-    this.emit("MODIFIED", t, next);
+    this.emit("MODIFIED", t, next, structuredClone(current));
     return structuredClone(next);
   }
 

@@ -1,0 +1,220 @@
+import type { V1Pod } from "@kubernetes/client-node";
+import type { Logger } from "@sloughgpt/runtime";
+import { trainingJobSpec } from "../api/types.js";
+import { type Admission, type Demand, type GpuUse, planAdmission } from "./admission.js";
+import { type ClusterWriter, ConflictError } from "./kube.js";
+import type { ControllerMetrics } from "./metrics.js";
+import { jobKey, podName } from "./names.js";
+import { isActive, isFinished, type Plan, planJob } from "./plan.js";
+import { isTerminal, podAttempt } from "./pods.js";
+import {
+  buildPod,
+  buildService,
+  defaultPodOptions,
+  gpusPerNode,
+  type PodOptions,
+  type StoredJob,
+} from "./podspec.js";
+import { type ClusterView, gpuUse, nodeCapacity } from "./view.js";
+
+export interface ReconcilerOptions {
+  view: ClusterView;
+  writer: ClusterWriter;
+  logger: Logger;
+  now?: () => Date;
+  pendingTimeoutSeconds?: number;
+  podOptions?: PodOptions;
+  /** Publishes `training.job.<ns>.<name>.<phase>` on every phase change (NATS in production). */
+  publish?: (subject: string, payload: unknown) => void;
+  metrics?: ControllerMetrics;
+}
+
+const MAX_CONFLICT_RETRIES = 5;
+
+const rv = (job: StoredJob | undefined) => Number(job?.metadata.resourceVersion ?? 0);
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+/** One TrainingJob at a time: read the world, plan, write the difference. Safe to call any number of times. */
+export class Reconciler {
+  /** Jobs as this controller last wrote them, until the job cache catches up. */
+  private readonly written = new Map<string, StoredJob>();
+  private readonly now: () => Date;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ReconcilerOptions) {
+    this.now = opts.now ?? (() => new Date());
+    this.log = opts.logger.child({ component: "reconciler" });
+  }
+
+  /** The newer of the cached job and the one this controller last wrote, with spec defaults applied. */
+  private fresh(job: StoredJob): StoredJob {
+    const key = jobKey(job.metadata.namespace, job.metadata.name);
+    const mine = this.written.get(key);
+    const latest = mine && mine.metadata.uid === job.metadata.uid && rv(mine) > rv(job) ? mine : job;
+    if (latest === job) this.written.delete(key);
+    return { ...latest, spec: trainingJobSpec.parse(latest.spec) };
+  }
+
+  private jobs(): StoredJob[] {
+    return this.opts.view.jobs().map((j) => this.fresh(j));
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const started = performance.now();
+    const [namespace, name] = key.split("/") as [string, string];
+    let result = "ok";
+    try {
+      const cached = this.opts.view.job(namespace, name);
+      if (!cached) {
+        this.written.delete(key);
+        return {};
+      }
+      return await this.withConflictRetry(this.fresh(cached));
+    } catch (err) {
+      result = "error";
+      throw err;
+    } finally {
+      this.opts.metrics?.reconcileSeconds.observe({ result }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async withConflictRetry(initial: StoredJob): Promise<ReconcileResult> {
+    let job = initial;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.once(job);
+      } catch (err) {
+        if (!(err instanceof ConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        const latest = await this.opts.writer.readJob(job.metadata.namespace, job.metadata.name);
+        if (!latest) return {};
+        job = this.fresh(latest);
+      }
+    }
+  }
+
+  private podsOf(job: StoredJob): V1Pod[] {
+    return this.opts.view
+      .podsOf(job.metadata.namespace, job.metadata.name)
+      .filter((p) => p.metadata?.ownerReferences?.some((r) => r.uid === job.metadata.uid));
+  }
+
+  private async once(job: StoredJob): Promise<ReconcileResult> {
+    const phase = job.status?.phase;
+    const waiting = !isActive(phase) && !isFinished(phase) && !job.spec.suspend;
+    const plan = planJob({
+      job,
+      pods: this.podsOf(job),
+      serviceExists: this.opts.view.serviceExists(job.metadata.namespace, job.metadata.name),
+      admission: waiting ? this.admission(job) : undefined,
+      now: this.now(),
+      pendingTimeoutSeconds: this.opts.pendingTimeoutSeconds ?? 600,
+    });
+    const written = await this.writeStatus(job, plan);
+    await this.act(written, plan);
+    await this.announce(written, phase, plan);
+    return { requeueAfterMs: plan.requeueAfterMs };
+  }
+
+  private async writeStatus(job: StoredJob, plan: Plan): Promise<StoredJob> {
+    if (JSON.stringify(plan.status) === JSON.stringify(job.status ?? {})) return job;
+    const written = await this.opts.writer.writeStatus({ ...job, status: plan.status });
+    const fresh = { ...written, spec: job.spec };
+    this.written.set(jobKey(job.metadata.namespace, job.metadata.name), fresh);
+    return fresh;
+  }
+
+  private async act(job: StoredJob, plan: Plan): Promise<void> {
+    const { writer } = this.opts;
+    const log = this.log.child({ job: jobKey(job.metadata.namespace, job.metadata.name) });
+    for (const pod of plan.deletePods) {
+      await writer.deletePod(job.metadata.namespace, pod);
+      log.info({ pod }, "Deleted pod");
+    }
+    if (plan.createService) {
+      await writer.createService(buildService(job));
+      log.info({ service: job.metadata.name }, "Created headless service");
+    }
+    const attempt = plan.status.restarts ?? 0;
+    for (const index of plan.createPods) {
+      await writer.createPod(buildPod(job, index, attempt, this.opts.podOptions ?? defaultPodOptions));
+      log.info({ pod: podName(job.metadata.name, index), attempt }, "Created pod");
+    }
+    if (plan.deleteJob) {
+      await writer.deleteJob(job);
+      log.info("Deleted finished job after its TTL");
+    }
+  }
+
+  private async announce(job: StoredJob, before: string | undefined, plan: Plan): Promise<void> {
+    for (const event of plan.events) {
+      await this.opts.writer.recordEvent(job, event).catch((err) => {
+        this.log.warn({ err, reason: event.reason }, "Failed to record a Kubernetes event");
+      });
+    }
+    const phase = plan.status.phase;
+    if (!phase || phase === before) return;
+    const { namespace, name, uid } = job.metadata;
+    const condition = plan.status.conditions?.find((c) => c.type === phase);
+    this.log.info(
+      { job: jobKey(namespace, name), from: before, phase, reason: condition?.reason },
+      "Moved TrainingJob to a new phase",
+    );
+    this.opts.publish?.(`training.job.${namespace}.${name}.${phase.toLowerCase()}`, {
+      namespace,
+      name,
+      uid,
+      phase,
+      reason: condition?.reason,
+      message: condition?.message,
+      restarts: plan.status.restarts ?? 0,
+      at: this.now().toISOString(),
+    });
+  }
+
+  /** Admission is decided for every waiting job at once so that queue order holds across jobs. */
+  private admission(job: StoredJob): Admission | undefined {
+    const jobs = this.jobs();
+    const waiting: Demand[] = [];
+    const reserved: GpuUse[] = [];
+    for (const j of jobs) {
+      const phase = j.status?.phase;
+      if (j.metadata.deletionTimestamp || isFinished(phase)) continue;
+      if (isActive(phase)) reserved.push(...this.unboundPods(j));
+      else if (!j.spec.suspend) waiting.push(demand(j));
+    }
+    const plan = planAdmission({
+      nodes: this.opts.view.nodes().map(nodeCapacity),
+      used: this.opts.view.activePods().map(gpuUse),
+      reserved,
+      waiting,
+    });
+    return plan.get(jobKey(job.metadata.namespace, job.metadata.name));
+  }
+
+  /** An active job's pods not yet bound to a node still hold their GPUs. */
+  private unboundPods(job: StoredJob): GpuUse[] {
+    const gpus = gpusPerNode(job);
+    if (gpus === 0) return [];
+    const attempt = job.status?.restarts ?? 0;
+    const bound = this.podsOf(job).filter(
+      (p) => podAttempt(p) === attempt && !isTerminal(p) && p.spec?.nodeName,
+    );
+    const missing = Math.max(0, job.spec.numNodes - bound.length);
+    return Array.from({ length: missing }, () => ({ gpus, nodeSelector: job.spec.nodeSelector }));
+  }
+}
+
+function demand(job: StoredJob): Demand {
+  return {
+    key: jobKey(job.metadata.namespace, job.metadata.name),
+    priority: job.spec.priority ?? 0,
+    created: new Date((job.metadata.creationTimestamp as string | undefined) ?? 0).getTime(),
+    numNodes: job.spec.numNodes,
+    gpusPerNode: gpusPerNode(job),
+    nodeSelector: job.spec.nodeSelector,
+    queue: job.spec.queue,
+  };
+}
