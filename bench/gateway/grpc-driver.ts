@@ -31,6 +31,8 @@ export class GrpcDriver implements Driver {
       keyId: "bench",
       team: "bench",
       requestId: randomUUID(),
+      // As the gateway asks for a non-streamed chat: the whole text at the end.
+      stream: false,
     };
     let text = "";
     for await (const msg of callStream(this.client.generate.bind(this.client), req, { signal })) {

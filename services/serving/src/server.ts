@@ -64,6 +64,7 @@ const generateRequest = z.object({
   keyId: z.string(),
   team: z.string().default(""),
   requestId: z.string(),
+  stream: z.boolean().optional(),
 });
 
 export function toGenerateParams(req: z.infer<typeof generateRequest>): GenerateParams {
@@ -271,9 +272,13 @@ export function servingHandlers(deps: {
 
       let firstAt = 0;
       let text = "";
+      // A caller that uses only the whole text gets it as one message, not one per token.
+      const incremental = req.stream !== false;
+      let held = "";
       const result = await registry
         .generate(params, {
           signal: ctx.signal,
+          incremental,
           onDelta: (delta) => {
             if (!delta) return;
             if (!firstAt) {
@@ -281,6 +286,10 @@ export function servingHandlers(deps: {
               m.timeToFirstToken.observe({ model: req.model }, (firstAt - started) / 1000);
             }
             if (key) text += delta;
+            if (!incremental) {
+              held += delta;
+              return;
+            }
             return write({ event: { $case: "delta", delta } });
           },
         })
@@ -297,6 +306,7 @@ export function servingHandlers(deps: {
         cachedTokens: result.cachedTokens,
       };
       if (!ctx.signal.aborted) {
+        if (held) await write({ event: { $case: "delta", delta: held } });
         await write({
           event: { $case: "final", final: { finishReason: FINISH[result.finishReason], usage, cache } },
         });

@@ -65,11 +65,12 @@ const params = (over: Partial<GenerateParams> = {}): GenerateParams => ({
   ...over,
 });
 
-async function generate(b: UpstreamBackend, p: GenerateParams) {
+async function generate(b: UpstreamBackend, p: GenerateParams, incremental?: boolean) {
   const deltas: string[] = [];
   const result = await b.generate(p, {
     signal: new AbortController().signal,
     onDelta: (d) => void deltas.push(d),
+    incremental,
   });
   return { deltas, text: deltas.join(""), ...result };
 }
@@ -138,6 +139,19 @@ describe("UpstreamBackend against a second SloughGPT platform", () => {
     expect(streamed.text).toBe(whole.text);
     expect(streamed.completionTokens).toBe(whole.usage.completion_tokens);
     expect(streamed.completionTokens).toBeGreaterThan(0);
+  });
+
+  it("fetches the whole text in one answer for a caller that does not stream, with the same result", async () => {
+    const prompt = "Once upon a time";
+    const whole = await direct("/completions", { prompt, max_tokens: 6 });
+    const once = await generate(
+      backend(),
+      params({ input: { kind: "prompt", prompt }, maxTokens: 6 }),
+      false,
+    );
+    expect(once.deltas).toEqual([whole.text]);
+    expect(once.completionTokens).toBe(whole.usage.completion_tokens);
+    expect(once.finishReason).toBe("length");
   });
 
   it("reports a model the upstream does not serve as NOT_FOUND", async () => {

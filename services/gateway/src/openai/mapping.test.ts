@@ -47,6 +47,7 @@ describe("OpenAI request mapping", () => {
       presencePenalty: -1.5,
       responseFormat: { type: "json_schema", jsonSchema: '{"type":"object"}' },
       stop: ["END"],
+      stream: false,
       input: {
         $case: "chat",
         chat: {
@@ -58,6 +59,14 @@ describe("OpenAI request mapping", () => {
       },
       ...ids,
     });
+  });
+
+  it("tells serving whether the caller streams", () => {
+    const streamed = completionRequest.parse({ model: "m", prompt: "p", stream: true });
+    expect(completionToGenerate(streamed, ids).stream).toBe(true);
+    expect(completionToGenerate(completionRequest.parse({ model: "m", prompt: "p" }), ids).stream).toBe(
+      false,
+    );
   });
 
   it("maps json_object and passes the cache mode", () => {
@@ -79,6 +88,7 @@ describe("OpenAI request mapping", () => {
       model: "m",
       maxTokens: 0,
       stop: [],
+      stream: false,
       responseFormat: undefined,
       input: { $case: "prompt", prompt: "once upon" },
       ...ids,

@@ -13,6 +13,7 @@ type Common = Pick<
   | "presence_penalty"
   | "frequency_penalty"
   | "response_format"
+  | "stream"
 >;
 
 /** Who asks and how: identity for metering, and whether the response cache may answer. */
@@ -42,6 +43,7 @@ function sampling(req: Common, maxTokens: number | null | undefined) {
     ...(req.frequency_penalty != null ? { frequencyPenalty: req.frequency_penalty } : {}),
     responseFormat,
     stop: req.stop == null ? [] : typeof req.stop === "string" ? [req.stop] : req.stop,
+    stream: req.stream === true,
   };
 }
 

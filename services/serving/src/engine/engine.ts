@@ -59,6 +59,8 @@ export interface EmbedResult {
 export interface GenerateOptions {
   signal: AbortSignal;
   onDelta: (text: string) => Promise<void> | void;
+  /** false: the caller wants the text only when complete; an engine may then produce it whole. */
+  incremental?: boolean | undefined;
 }
 
 /** One loaded model: a llama.cpp engine (in its own process) or an upstream server. */

@@ -52,6 +52,13 @@ describe("generateRequest", () => {
     });
   });
 
+  it("asks for one JSON answer when the caller wants only the whole text", () => {
+    const { body } = generateRequest(params(), "up-model", { incremental: false });
+    expect(body.stream).toBe(false);
+    expect(body).not.toHaveProperty("stream_options");
+    expect(generateRequest(params(), "up-model", { incremental: true }).body.stream).toBe(true);
+  });
+
   it("maps every sampling parameter, top_k included", () => {
     const req = generateRequest(
       params({

@@ -245,6 +245,12 @@ export interface GenerateRequest {
   cache: CacheMode;
   /** The caller's team, for metering; set by the gateway. */
   team: string;
+  /**
+   * false: the caller uses the text only once it is complete (a non-streamed HTTP request), so
+   * serving sends it as one delta and an engine may produce it whole (an upstream server is asked
+   * without streaming). Unset or true: deltas as they are generated.
+   */
+  stream?: boolean | undefined;
 }
 
 export interface ResponseFormat {
@@ -525,6 +531,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     responseFormat: undefined,
     cache: 0,
     team: "",
+    stream: undefined,
   };
 }
 
@@ -579,6 +586,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.team !== "") {
       writer.uint32(130).string(message.team);
+    }
+    if (message.stream !== undefined) {
+      writer.uint32(136).bool(message.stream);
     }
     return writer;
   },
@@ -724,6 +734,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.team = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.stream = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -791,6 +809,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : undefined,
       cache: isSet(object.cache) ? cacheModeFromJSON(object.cache) : 0,
       team: isSet(object.team) ? globalThis.String(object.team) : "",
+      stream: isSet(object.stream) ? globalThis.Boolean(object.stream) : undefined,
     };
   },
 
@@ -843,6 +862,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.team !== "") {
       obj.team = message.team;
     }
+    if (message.stream !== undefined) {
+      obj.stream = message.stream;
+    }
     return obj;
   },
 
@@ -881,6 +903,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
       : undefined;
     message.cache = object.cache ?? 0;
     message.team = object.team ?? "";
+    message.stream = object.stream ?? undefined;
     return message;
   },
 };
