@@ -77,3 +77,34 @@ describe("prompt logging", () => {
     expect(logs).not.toMatch(/carol@example\.com|7946|sk-live/);
   });
 });
+
+describe("access log", () => {
+  it("writes one line per request with method, path, status, duration and key, never the secret", async () => {
+    const { logger, lines } = recordingLogger();
+    const app = buildApp({
+      upstreams: {} as Upstreams,
+      authenticate: createAuthenticator(KEY),
+      logger,
+      bodyLimit: 4096,
+      generationTimeoutMs: 1000,
+      upstreamTimeoutMs: 1000,
+      shutdownSignal: new AbortController().signal,
+    });
+    const base = await app.listen({ port: 0, host: "127.0.0.1" });
+    try {
+      await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+        body: "{}",
+      });
+    } finally {
+      await app.close();
+    }
+    const access = lines.filter((l) => l.msg === "Completed request");
+    expect(access).toEqual([
+      expect.objectContaining({ method: "POST", url: "/v1/chat/completions", status: 400, key: "admin" }),
+    ]);
+    expect(typeof access[0]?.ms).toBe("number");
+    expect(JSON.stringify(lines)).not.toContain(KEY);
+  });
+});

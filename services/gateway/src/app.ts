@@ -65,7 +65,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const traces = new WeakMap<object, TraceContext>();
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    // The request's trace is fixed when its logger is made, so even "incoming request" carries it.
+    // The request's trace is fixed when its logger is made, so every line of the request carries it.
     childLoggerFactory: (logger, bindings, opts, rawReq) => {
       const trace = childTrace(parseTraceparent(headerValue(rawReq.headers.traceparent)));
       traces.set(rawReq, trace);
@@ -73,6 +73,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
     bodyLimit: deps.bodyLimit,
     trustProxy: deps.trustProxy ?? false,
+    // One access line per request (below) instead of fastify's two: logging is a measurable share of
+    // the gateway's work per request.
+    disableRequestLogging: true,
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
@@ -114,6 +117,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (deps.logPrompts && request.body !== undefined) {
       request.log.info({ body: maskDeep(request.body) }, "Received request body");
     }
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+        key: (request.principal as Principal | null)?.keyId,
+      },
+      "Completed request",
+    );
   });
   if (deps.audit) auditRequests(app, deps.audit);
   app.setErrorHandler((err, request, reply) => {

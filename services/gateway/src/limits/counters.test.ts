@@ -95,6 +95,25 @@ describe("Counters", () => {
     });
   });
 
+  it("stores a deferred op with the key's next write, or alone once its linger is over", async () => {
+    const { counting, store, calls } = countingStore();
+    const counters = new Counters(counting);
+    await counters.apply("k.a.1", 1, reserve(10));
+    const writes = calls.writes;
+    const later = counters.applyLater("k.a.1", 1, adjust(5), 10_000);
+    await counters.apply("k.a.1", 1, reserve(10));
+    await later;
+    // One write carried both; the 10 s linger was never waited for.
+    expect(calls.writes).toBe(writes + 1);
+    expect((await store.read("k.a.1")).usage.requests).toBe(1 + 1 + 5);
+
+    const alone = counters.applyLater("k.a.1", 1, adjust(-5), 5);
+    expect(calls.writes).toBe(writes + 1);
+    await alone;
+    expect(calls.writes).toBe(writes + 2);
+    expect((await store.read("k.a.1")).usage.requests).toBe(2);
+  });
+
   it("forgets idle counters of past windows", async () => {
     const counters = new Counters(new MemoryStore(120_000));
     await counters.apply("k.a.1", 1, reserve(5));

@@ -28,6 +28,9 @@ interface Cell {
   /** Another replica wrote this key since this one last did: read before writing, rather than guess. */
   contended: boolean;
   queue: Pending[];
+  /** Ops that may wait for the next write of this key (see applyLater). */
+  later: Pending[];
+  laterTimer: NodeJS.Timeout | undefined;
   draining: boolean;
 }
 
@@ -54,6 +57,23 @@ export class Counters {
     });
   }
 
+  /**
+   * Like apply, for an op that need not be stored at once (a settle's correction): it rides along
+   * with the next write of `key` this process makes within `lingerMs`, or is written alone then. A
+   * steady stream of requests thus costs one write each, not two.
+   */
+  applyLater(key: string, windowId: number, op: Op, lingerMs: number): Promise<Verdict> {
+    const cell = this.cell(key, windowId);
+    return new Promise<Verdict>((resolve, reject) => {
+      cell.later.push({ op, resolve, reject });
+      cell.laterTimer ??= setTimeout(() => {
+        cell.laterTimer = undefined;
+        cell.queue.push(...cell.later.splice(0));
+        if (!cell.draining && cell.queue.length > 0) void this.drain(key, cell);
+      }, lingerMs);
+    });
+  }
+
   /** Whether the last value seen of `key` would refuse `op`; false when nothing is known. */
   predictsRefusal(key: string, op: Op): boolean {
     const known = this.cells.get(key)?.known;
@@ -71,21 +91,35 @@ export class Counters {
       this.latestWindow = Math.max(windowId, this.latestWindow);
       this.forgetIdle(this.cells.size >= MAX_CELLS ? Number.POSITIVE_INFINITY : windowId);
     }
-    cell = { windowId, known: undefined, contended: false, queue: [], draining: false };
+    cell = {
+      windowId,
+      known: undefined,
+      contended: false,
+      queue: [],
+      later: [],
+      laterTimer: undefined,
+      draining: false,
+    };
     this.cells.set(key, cell);
     return cell;
   }
 
   private forgetIdle(beforeWindow: number): void {
     for (const [key, cell] of this.cells) {
-      if (cell.windowId < beforeWindow && !cell.draining && cell.queue.length === 0) this.cells.delete(key);
+      const idle = !cell.draining && cell.queue.length === 0 && cell.later.length === 0;
+      if (cell.windowId < beforeWindow && idle) this.cells.delete(key);
     }
   }
 
   private async drain(key: string, cell: Cell): Promise<void> {
     cell.draining = true;
     while (cell.queue.length > 0) {
-      const batch = cell.queue.splice(0);
+      // Deferred ops ride along with this write; their timer then has nothing left to do.
+      const batch = [...cell.queue.splice(0), ...cell.later.splice(0)];
+      if (cell.laterTimer) {
+        clearTimeout(cell.laterTimer);
+        cell.laterTimer = undefined;
+      }
       try {
         const verdicts = await this.commit(
           key,

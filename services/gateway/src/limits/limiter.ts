@@ -76,6 +76,9 @@ export interface RateLimitDecision {
   counters: "shared" | "local";
 }
 
+/** A settle's correction waits at most this long to be stored with the counter's next write. */
+const SETTLE_LINGER_MS = 20;
+
 const count = z.number().int().nonnegative();
 const admitRequest = z.object({
   scopes: z
@@ -197,7 +200,12 @@ export class RateLimiter {
     const { id } = claim.window;
     const results = await Promise.allSettled(
       scopes.map((s) =>
-        counters.apply(counterKey(s, id), id, { type: "adjust", delta: { requests: 0, tokens } }),
+        counters.applyLater(
+          counterKey(s, id),
+          id,
+          { type: "adjust", delta: { requests: 0, tokens } },
+          SETTLE_LINGER_MS,
+        ),
       ),
     );
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
