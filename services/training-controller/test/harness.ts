@@ -4,6 +4,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
   type V1Node,
   type V1Pod,
   type V1Service,
@@ -81,13 +83,12 @@ export class Cluster {
     return (await this.job(name))?.status ?? {};
   }
 
+  /** A merge patch, as `kubectl patch --type merge` sends it: no read-modify-write race with the controller. */
   async patchSpec(name: string, spec: Record<string, unknown>): Promise<void> {
-    const job = (await this.job(name))!;
-    await this.custom.replaceNamespacedCustomObject({
-      ...TJ,
-      name,
-      body: { ...job, spec: { ...job.spec, ...spec } },
-    });
+    await this.custom.patchNamespacedCustomObject(
+      { ...TJ, name, body: { spec } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
   }
 
   async pods(job: string): Promise<V1Pod[]> {

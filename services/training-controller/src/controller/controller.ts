@@ -128,6 +128,11 @@ export class TrainingController {
     }
   }
 
+  /** Queues every job now, as the periodic resync does. */
+  resync(): void {
+    this.enqueueAll();
+  }
+
   private enqueueAll(): void {
     for (const j of this.informers.jobs()) this.queue.add(jobKey(j.metadata.namespace, j.metadata.name));
   }
@@ -146,7 +151,8 @@ export class TrainingController {
     if (kind === "job") {
       this.queue.add(jobKey(ns, object.metadata?.name ?? ""));
       const phase = (object as { status?: { phase?: string } }).status?.phase;
-      if (verb === "delete" || isFinished(phase) || phase === "Suspended") this.enqueueWaiting();
+      // A new job may go ahead of waiting ones; a finished, deleted or suspended one frees capacity.
+      if (verb !== "update" || isFinished(phase) || phase === "Suspended") this.enqueueWaiting();
     } else if (kind === "pod" || kind === "service") {
       const job = object.metadata?.labels?.[LABEL_JOB];
       if (job) this.queue.add(jobKey(ns, job));
