@@ -82,4 +82,41 @@ describe("LangChain.js against the gateway", () => {
     expect((err as Error).constructor.name).toBe("AuthenticationError");
     expect(err).toMatchObject({ status: 401, code: "invalid_api_key" });
   });
+
+  /** A key issued through the admin API, as a team's application would hold it. */
+  async function issue(body: Record<string, unknown>): Promise<string> {
+    const res = await fetch(`${platform.gatewayUrl}/v1/admin/keys`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${platform.adminKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ team: "app", ...body }),
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { key: string }).key;
+  }
+
+  it("surfaces a role without the permission as the SDK's typed 403 error", async () => {
+    const apiKey = await issue({ name: "dashboards", role: "viewer" });
+    const err = await chat({ apiKey })
+      .invoke("hi")
+      .catch((e: unknown) => e);
+    expect((err as Error).constructor.name).toBe("PermissionDeniedError");
+    expect(err).toMatchObject({ status: 403, code: "insufficient_permissions" });
+  });
+
+  it("surfaces a rate limit as the SDK's typed 429 error", async () => {
+    const apiKey = await issue({ name: "tight", role: "consumer", rpm: 1 });
+    // Both inside one minute unless the first lands in its last moments; then the third refuses.
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) {
+      outcomes.push(
+        await chat({ apiKey })
+          .invoke("hi")
+          .then(() => "ok")
+          .catch((e: unknown) => e),
+      );
+    }
+    const refused = outcomes.find((o) => o !== "ok");
+    expect((refused as Error).constructor.name).toBe("RateLimitError");
+    expect(refused).toMatchObject({ status: 429, code: "rate_limit_exceeded" });
+  });
 });

@@ -118,6 +118,36 @@ describe("OpenAI-compatible API through the official SDK", () => {
     });
     await expect(anonymous.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });
+
+  it("surfaces a missing permission as PermissionDeniedError and a rate limit as RateLimitError", async () => {
+    const issue = async (body: object) => {
+      const res = await api("/v1/admin/keys", { json: { team: "sdk", ...body } });
+      expect(res.status).toBe(201);
+      return new OpenAI({
+        baseURL: `${platform.gatewayUrl}/v1`,
+        apiKey: ((await res.json()) as { key: string }).key,
+        maxRetries: 0,
+      });
+    };
+    const viewer = await issue({ name: "viewer", role: "viewer" });
+    const ask = (c: OpenAI) =>
+      c.chat.completions.create({
+        model: platform.modelId,
+        max_tokens: 1,
+        messages: [{ role: "user", content: "x" }],
+      });
+    await expect(ask(viewer)).rejects.toBeInstanceOf(OpenAI.PermissionDeniedError);
+    const tight = await issue({ name: "tight", role: "consumer", rpm: 1 });
+    // The second inside one minute is refused; a third covers a first sent in a minute's last moments.
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push(await ask(tight).catch((e: unknown) => e));
+    const refused = outcomes.find((o) => o instanceof Error);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(refused).toMatchObject({ status: 429, code: "rate_limit_exceeded" });
+    expect(
+      (refused as InstanceType<typeof OpenAI.RateLimitError>).headers?.get("x-ratelimit-limit-requests"),
+    ).toBe("1");
+  });
 });
 
 describe("HTTP API", () => {
