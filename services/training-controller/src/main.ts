@@ -1,16 +1,62 @@
 import path from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { connectBus } from "@sloughgpt/bus";
 import { migrate, openDatabase } from "@sloughgpt/db";
 import { training } from "@sloughgpt/proto";
-import { createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
-import { configSchema } from "./config.js";
+import {
+  createLogger,
+  createMetrics,
+  loadConfig,
+  type Registry,
+  runMain,
+  type ServiceHost,
+  serve,
+} from "@sloughgpt/runtime";
+import { type Config, configSchema } from "./config.js";
+import { TrainingController } from "./controller/controller.js";
 import { JobStore, migrations } from "./jobs/store.js";
 import { trainingHandlers } from "./server.js";
 
 const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "training-controller", level: config.LOG_LEVEL });
 
+/** The Kubernetes backend: informers, reconcile, leader election; phase events go to NATS. */
+async function startController(host: ServiceHost, config: Config, registry: Registry): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const bus = await connectBus({
+    url: config.NATS_URL,
+    namespace: config.NATS_NAMESPACE,
+    name: "training-controller",
+    logger,
+  });
+  host.defer("bus", () => bus.close());
+  const controller = new TrainingController({
+    kubeConfig: kc,
+    logger,
+    namespace: config.WATCH_NAMESPACE,
+    registry,
+    resyncSeconds: config.RESYNC_SECONDS,
+    pendingTimeoutSeconds: config.PENDING_TIMEOUT_SECONDS,
+    podOptions: { initImage: config.INIT_IMAGE, dnsWaitSeconds: 600 },
+    publish: (subject, payload) => bus.nc.publish(bus.subject(subject), JSON.stringify(payload)),
+    leaderElection: config.LEADER_ELECTION
+      ? {
+          namespace: config.LEASE_NAMESPACE,
+          name: "sloughgpt-training-controller",
+          identity: config.POD_NAME,
+          leaseDurationSeconds: config.LEASE_DURATION_SECONDS,
+          retryPeriodSeconds: Math.max(1, Math.floor(config.LEASE_DURATION_SECONDS / 5)),
+        }
+      : undefined,
+  });
+  await controller.start();
+  host.defer("controller", () => controller.stop({ release: true }));
+}
+
 await runMain(logger, async (host) => {
   const metrics = createMetrics("training-controller");
+  if (config.BACKEND === "kubernetes") await startController(host, config, metrics.registry);
   const db = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: path.join(config.DATA_DIR, "pglite", "training-controller"),

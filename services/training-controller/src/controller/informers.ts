@@ -116,6 +116,7 @@ export class Informers implements ClusterView {
       cache.on(verb, (object: T) => this.opts.onChange({ kind, verb, object }));
     }
     cache.on("error", (err) => {
+      if (this.opts.signal.aborted) return;
       this.opts.logger.warn({ err, kind }, "Lost a watch; restarting it");
       const timer = setTimeout(() => {
         if (!this.opts.signal.aborted) cache.start().catch(() => undefined);
