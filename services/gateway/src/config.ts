@@ -41,6 +41,8 @@ export const configSchema = z
     RATE_LIMIT_FAIL_OPEN: boolish(true),
     /** Bound on reading a key's or team's spend from monitoring; past it the budget check is skipped (logged). */
     SPEND_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
+    /** How long a spend reading is reused for a caller's next requests on this replica (0: read every time). */
+    SPEND_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(250),
     /** Log request bodies (prompts), with emails, phone numbers and keys masked. */
     LOG_PROMPTS: boolish(false),
     /** Take the client address from X-Forwarded-For (behind an ingress), for the audit log. */

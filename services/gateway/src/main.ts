@@ -16,6 +16,7 @@ import { IdentityStore } from "./identity/store.js";
 import { RequestGate } from "./limits/gate.js";
 import { RateLimiter, rateLimitMetrics } from "./limits/index.js";
 import { monitoringSpend } from "./limits/monitoring-spend.js";
+import { cachedSpend } from "./limits/spend-cache.js";
 
 const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL });
@@ -70,7 +71,7 @@ await runMain(logger, async (host) => {
   host.defer("rate-limiter", () => limiter.close());
   const gate = new RequestGate({
     limiter,
-    spend: monitoringSpend(upstreams.monitoring, config.SPEND_TIMEOUT_MS),
+    spend: cachedSpend(monitoringSpend(upstreams.monitoring, config.SPEND_TIMEOUT_MS), config.SPEND_CACHE_MS),
     // The message id makes the replicas that see the same crossing publish it once.
     alert: (a) =>
       publish(bus, subjects.budgetAlert, a, {

@@ -95,8 +95,18 @@ describe("budgets and the usage ledger", () => {
     expect(refusal?.body.error).toMatchObject({ type: "insufficient_quota", code: "insufficient_quota" });
     expect(served).toBeGreaterThanOrEqual(2);
 
-    const audit = await admin("/v1/admin/audit?action=budget.refused");
-    const entries = (audit.body as { data: { actor: string; outcome: string; status: number }[] }).data;
+    // The refusing replica writes its audit entries every 250 ms; the one asked may be the other.
+    const refusals = async () =>
+      (
+        (await admin("/v1/admin/audit?action=budget.refused")).body as {
+          data: { actor: string; outcome: string; status: number }[];
+        }
+      ).data;
+    let entries = await refusals();
+    for (let i = 0; i < 20 && entries.length === 0; i++) {
+      await sleep(100);
+      entries = await refusals();
+    }
     expect(entries).toContainEqual(
       expect.objectContaining({ actor: spender.id, outcome: "denied", status: 429 }),
     );
