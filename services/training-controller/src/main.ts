@@ -14,6 +14,7 @@ import {
 } from "@sloughgpt/runtime";
 import { type Config, configSchema } from "./config.js";
 import { TrainingController } from "./controller/controller.js";
+import { KubeJobCluster } from "./jobs/cluster.js";
 import { JobStore, migrations } from "./jobs/store.js";
 import { trainingHandlers } from "./server.js";
 
@@ -21,7 +22,7 @@ const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "training-controller", level: config.LOG_LEVEL });
 
 /** The Kubernetes backend: informers, reconcile, leader election; phase events go to NATS. */
-async function startController(host: ServiceHost, config: Config, registry: Registry): Promise<void> {
+async function startController(host: ServiceHost, config: Config, registry: Registry): Promise<KubeConfig> {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const bus = await connectBus({
@@ -52,11 +53,13 @@ async function startController(host: ServiceHost, config: Config, registry: Regi
   });
   await controller.start();
   host.defer("controller", () => controller.stop({ release: true }));
+  return kc;
 }
 
 await runMain(logger, async (host) => {
   const metrics = createMetrics("training-controller");
-  if (config.BACKEND === "kubernetes") await startController(host, config, metrics.registry);
+  const kc =
+    config.BACKEND === "kubernetes" ? await startController(host, config, metrics.registry) : undefined;
   const db = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: path.join(config.DATA_DIR, "pglite", "training-controller"),
@@ -77,6 +80,7 @@ await runMain(logger, async (host) => {
         definition: training.TrainingServiceService,
         implementation: trainingHandlers({
           store: new JobStore(db),
+          cluster: kc ? new KubeJobCluster(kc) : undefined,
           defaultNamespace: config.DEFAULT_NAMESPACE,
           logger,
           metrics,

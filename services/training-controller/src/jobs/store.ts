@@ -76,6 +76,25 @@ export class JobStore {
     return toRecord(row);
   }
 
+  /** Deletes the record; a job of another team is not found. */
+  async delete(namespace: string, name: string, team: string): Promise<void> {
+    const { rows } = await this.db.query<Row>(
+      "DELETE FROM training.jobs WHERE namespace = $1 AND name = $2 AND team = $3 RETURNING *",
+      [namespace, name, team],
+    );
+    if (!rows[0])
+      throw new NotFoundError(`TrainingJob ${namespace}/${name} not found`, { reason: "job_not_found" });
+  }
+
+  /** Records the phase and, when given, the manifest (suspend and resume change spec.suspend). */
+  async update(record: JobRecord, phase: string, manifest = record.manifest): Promise<JobRecord> {
+    const { rows } = await this.db.query<Row>(
+      "UPDATE training.jobs SET phase = $3, manifest = $4 WHERE namespace = $1 AND name = $2 RETURNING *",
+      [record.namespace, record.name, phase, JSON.stringify(manifest)],
+    );
+    return toRecord(rows[0] ?? ({ ...record, created_at: record.createdAt } as unknown as Row));
+  }
+
   async list(team: string, namespace?: string): Promise<JobRecord[]> {
     const { rows } = await this.db.query<Row>(
       `SELECT * FROM training.jobs WHERE team = $1 AND ($2::text IS NULL OR namespace = $2)

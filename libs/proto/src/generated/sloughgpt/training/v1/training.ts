@@ -32,6 +32,8 @@ export interface Job {
   manifestJson: string;
   createdUnix: number;
   uid: string;
+  /** The TrainingJob's status as JSON (conditions, restarts, per-node exit codes); "{}" until reconciled. */
+  statusJson: string;
 }
 
 export interface SubmitJobRequest {
@@ -63,8 +65,37 @@ export interface ListJobsResponse {
   jobs: Job[];
 }
 
+export interface DeleteJobRequest {
+  namespace: string;
+  name: string;
+  team: string;
+}
+
+export interface DeleteJobResponse {
+}
+
+export interface SuspendJobRequest {
+  namespace: string;
+  name: string;
+  team: string;
+}
+
+export interface SuspendJobResponse {
+  job: Job | undefined;
+}
+
+export interface ResumeJobRequest {
+  namespace: string;
+  name: string;
+  team: string;
+}
+
+export interface ResumeJobResponse {
+  job: Job | undefined;
+}
+
 function createBaseJob(): Job {
-  return { namespace: "", name: "", team: "", phase: "", manifestJson: "", createdUnix: 0, uid: "" };
+  return { namespace: "", name: "", team: "", phase: "", manifestJson: "", createdUnix: 0, uid: "", statusJson: "" };
 }
 
 export const Job: MessageFns<Job> = {
@@ -89,6 +120,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.uid !== "") {
       writer.uint32(58).string(message.uid);
+    }
+    if (message.statusJson !== "") {
+      writer.uint32(66).string(message.statusJson);
     }
     return writer;
   },
@@ -162,6 +196,14 @@ export const Job: MessageFns<Job> = {
             message.uid = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.statusJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -191,6 +233,11 @@ export const Job: MessageFns<Job> = {
         ? globalThis.Number(object.created_unix)
         : 0,
       uid: isSet(object.uid) ? globalThis.String(object.uid) : "",
+      statusJson: isSet(object.statusJson)
+        ? globalThis.String(object.statusJson)
+        : isSet(object.status_json)
+        ? globalThis.String(object.status_json)
+        : "",
     };
   },
 
@@ -217,6 +264,9 @@ export const Job: MessageFns<Job> = {
     if (message.uid !== "") {
       obj.uid = message.uid;
     }
+    if (message.statusJson !== "") {
+      obj.statusJson = message.statusJson;
+    }
     return obj;
   },
 
@@ -232,6 +282,7 @@ export const Job: MessageFns<Job> = {
     message.manifestJson = object.manifestJson ?? "";
     message.createdUnix = object.createdUnix ?? 0;
     message.uid = object.uid ?? "";
+    message.statusJson = object.statusJson ?? "";
     return message;
   },
 };
@@ -708,7 +759,499 @@ export const ListJobsResponse: MessageFns<ListJobsResponse> = {
   },
 };
 
-/** TrainingJob submission and status. */
+function createBaseDeleteJobRequest(): DeleteJobRequest {
+  return { namespace: "", name: "", team: "" };
+}
+
+export const DeleteJobRequest: MessageFns<DeleteJobRequest> = {
+  encode(message: DeleteJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.team !== "") {
+      writer.uint32(26).string(message.team);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteJobRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+    };
+  },
+
+  toJSON(message: DeleteJobRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteJobRequest>, I>>(base?: I): DeleteJobRequest {
+    return DeleteJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteJobRequest>, I>>(object: I): DeleteJobRequest {
+    const message = createBaseDeleteJobRequest();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.team = object.team ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteJobResponse(): DeleteJobResponse {
+  return {};
+}
+
+export const DeleteJobResponse: MessageFns<DeleteJobResponse> = {
+  encode(_: DeleteJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteJobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteJobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteJobResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteJobResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteJobResponse>, I>>(base?: I): DeleteJobResponse {
+    return DeleteJobResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteJobResponse>, I>>(_: I): DeleteJobResponse {
+    const message = createBaseDeleteJobResponse();
+    return message;
+  },
+};
+
+function createBaseSuspendJobRequest(): SuspendJobRequest {
+  return { namespace: "", name: "", team: "" };
+}
+
+export const SuspendJobRequest: MessageFns<SuspendJobRequest> = {
+  encode(message: SuspendJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.team !== "") {
+      writer.uint32(26).string(message.team);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendJobRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+    };
+  },
+
+  toJSON(message: SuspendJobRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SuspendJobRequest>, I>>(base?: I): SuspendJobRequest {
+    return SuspendJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SuspendJobRequest>, I>>(object: I): SuspendJobRequest {
+    const message = createBaseSuspendJobRequest();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.team = object.team ?? "";
+    return message;
+  },
+};
+
+function createBaseSuspendJobResponse(): SuspendJobResponse {
+  return { job: undefined };
+}
+
+export const SuspendJobResponse: MessageFns<SuspendJobResponse> = {
+  encode(message: SuspendJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.job !== undefined) {
+      Job.encode(message.job, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SuspendJobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSuspendJobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.job = Job.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SuspendJobResponse {
+    return { job: isSet(object.job) ? Job.fromJSON(object.job) : undefined };
+  },
+
+  toJSON(message: SuspendJobResponse): unknown {
+    const obj: any = {};
+    if (message.job !== undefined) {
+      obj.job = Job.toJSON(message.job);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SuspendJobResponse>, I>>(base?: I): SuspendJobResponse {
+    return SuspendJobResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SuspendJobResponse>, I>>(object: I): SuspendJobResponse {
+    const message = createBaseSuspendJobResponse();
+    message.job = (object.job !== undefined && object.job !== null) ? Job.fromPartial(object.job) : undefined;
+    return message;
+  },
+};
+
+function createBaseResumeJobRequest(): ResumeJobRequest {
+  return { namespace: "", name: "", team: "" };
+}
+
+export const ResumeJobRequest: MessageFns<ResumeJobRequest> = {
+  encode(message: ResumeJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.team !== "") {
+      writer.uint32(26).string(message.team);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeJobRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+    };
+  },
+
+  toJSON(message: ResumeJobRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeJobRequest>, I>>(base?: I): ResumeJobRequest {
+    return ResumeJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeJobRequest>, I>>(object: I): ResumeJobRequest {
+    const message = createBaseResumeJobRequest();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.team = object.team ?? "";
+    return message;
+  },
+};
+
+function createBaseResumeJobResponse(): ResumeJobResponse {
+  return { job: undefined };
+}
+
+export const ResumeJobResponse: MessageFns<ResumeJobResponse> = {
+  encode(message: ResumeJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.job !== undefined) {
+      Job.encode(message.job, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeJobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeJobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.job = Job.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeJobResponse {
+    return { job: isSet(object.job) ? Job.fromJSON(object.job) : undefined };
+  },
+
+  toJSON(message: ResumeJobResponse): unknown {
+    const obj: any = {};
+    if (message.job !== undefined) {
+      obj.job = Job.toJSON(message.job);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeJobResponse>, I>>(base?: I): ResumeJobResponse {
+    return ResumeJobResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeJobResponse>, I>>(object: I): ResumeJobResponse {
+    const message = createBaseResumeJobResponse();
+    message.job = (object.job !== undefined && object.job !== null) ? Job.fromPartial(object.job) : undefined;
+    return message;
+  },
+};
+
+/**
+ * TrainingJob submission, status and control. With the Kubernetes backend a submitted job becomes a
+ * TrainingJob object in the cluster and its phase and status come from there.
+ */
 export type TrainingServiceService = typeof TrainingServiceService;
 export const TrainingServiceService = {
   submitJob: {
@@ -738,12 +1281,48 @@ export const TrainingServiceService = {
     responseSerialize: (value: ListJobsResponse): Buffer => Buffer.from(ListJobsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListJobsResponse => ListJobsResponse.decode(value),
   },
+  /** Deletes the job and, in the cluster, its pods. */
+  deleteJob: {
+    path: "/sloughgpt.training.v1.TrainingService/DeleteJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteJobRequest): Buffer => Buffer.from(DeleteJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteJobRequest => DeleteJobRequest.decode(value),
+    responseSerialize: (value: DeleteJobResponse): Buffer => Buffer.from(DeleteJobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteJobResponse => DeleteJobResponse.decode(value),
+  },
+  /** Sets spec.suspend: the pods are deleted and the job kept. */
+  suspendJob: {
+    path: "/sloughgpt.training.v1.TrainingService/SuspendJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SuspendJobRequest): Buffer => Buffer.from(SuspendJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SuspendJobRequest => SuspendJobRequest.decode(value),
+    responseSerialize: (value: SuspendJobResponse): Buffer => Buffer.from(SuspendJobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SuspendJobResponse => SuspendJobResponse.decode(value),
+  },
+  /** Clears spec.suspend: the job is admitted again. */
+  resumeJob: {
+    path: "/sloughgpt.training.v1.TrainingService/ResumeJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeJobRequest): Buffer => Buffer.from(ResumeJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeJobRequest => ResumeJobRequest.decode(value),
+    responseSerialize: (value: ResumeJobResponse): Buffer => Buffer.from(ResumeJobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeJobResponse => ResumeJobResponse.decode(value),
+  },
 } as const;
 
 export interface TrainingServiceServer extends UntypedServiceImplementation {
   submitJob: handleUnaryCall<SubmitJobRequest, SubmitJobResponse>;
   getJob: handleUnaryCall<GetJobRequest, GetJobResponse>;
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
+  /** Deletes the job and, in the cluster, its pods. */
+  deleteJob: handleUnaryCall<DeleteJobRequest, DeleteJobResponse>;
+  /** Sets spec.suspend: the pods are deleted and the job kept. */
+  suspendJob: handleUnaryCall<SuspendJobRequest, SuspendJobResponse>;
+  /** Clears spec.suspend: the job is admitted again. */
+  resumeJob: handleUnaryCall<ResumeJobRequest, ResumeJobResponse>;
 }
 
 export interface TrainingServiceClient extends Client {
@@ -791,6 +1370,54 @@ export interface TrainingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListJobsResponse) => void,
+  ): ClientUnaryCall;
+  /** Deletes the job and, in the cluster, its pods. */
+  deleteJob(
+    request: DeleteJobRequest,
+    callback: (error: ServiceError | null, response: DeleteJobResponse) => void,
+  ): ClientUnaryCall;
+  deleteJob(
+    request: DeleteJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteJobResponse) => void,
+  ): ClientUnaryCall;
+  deleteJob(
+    request: DeleteJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteJobResponse) => void,
+  ): ClientUnaryCall;
+  /** Sets spec.suspend: the pods are deleted and the job kept. */
+  suspendJob(
+    request: SuspendJobRequest,
+    callback: (error: ServiceError | null, response: SuspendJobResponse) => void,
+  ): ClientUnaryCall;
+  suspendJob(
+    request: SuspendJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SuspendJobResponse) => void,
+  ): ClientUnaryCall;
+  suspendJob(
+    request: SuspendJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SuspendJobResponse) => void,
+  ): ClientUnaryCall;
+  /** Clears spec.suspend: the job is admitted again. */
+  resumeJob(
+    request: ResumeJobRequest,
+    callback: (error: ServiceError | null, response: ResumeJobResponse) => void,
+  ): ClientUnaryCall;
+  resumeJob(
+    request: ResumeJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeJobResponse) => void,
+  ): ClientUnaryCall;
+  resumeJob(
+    request: ResumeJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeJobResponse) => void,
   ): ClientUnaryCall;
 }
 
