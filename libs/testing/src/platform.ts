@@ -11,6 +11,7 @@ import {
   platformPlan,
   SERVICE_NAMES,
   type ServiceName,
+  type ServiceSpec,
   Supervisor,
 } from "@sloughgpt/launcher";
 import { DEFAULT_NATS_URL, deleteNamespace, testNamespace } from "./nats.js";
@@ -44,6 +45,8 @@ export interface Platform {
   natsUrl: string;
   namespace: string;
   supervisor: Supervisor;
+  /** What was started, so a test can start a service again after killing it. */
+  plan: ServiceSpec[];
   exits: ExitReport[];
   logs(name?: ServiceName): string[];
   /**
@@ -154,6 +157,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     natsUrl,
     namespace,
     supervisor,
+    plan,
     exits,
     logs: (name) => lines.filter((l) => !name || l.name === name).map((l) => l.line),
     stop,

@@ -1,10 +1,11 @@
-import { baseEnv, databaseEnv, port } from "@sloughgpt/runtime";
+import { baseEnv, databaseEnv, natsEnv, port } from "@sloughgpt/runtime";
 import { z } from "zod";
 
 export const configSchema = z
   .object({
     ...baseEnv,
     ...databaseEnv,
+    ...natsEnv,
     GRPC_PORT: port(50052),
     /** Characters per chunk when a collection doesn't set its own. */
     DEFAULT_CHUNK_SIZE: z.coerce.number().int().min(64).max(20_000).default(1000),
@@ -22,6 +23,8 @@ export const configSchema = z
     HYBRID_LEXICAL_WEIGHT: z.coerce.number().min(0).default(1),
     HYBRID_DENSE_WEIGHT: z.coerce.number().min(0).default(1),
     /** Mode of searches that name none: `auto` is hybrid weighted by per-collection calibration. */
+    /** Deliveries of a queued document before it is dead-lettered. */
+    INGEST_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(5),
     DEFAULT_SEARCH_MODE: z.enum(["auto", "lexical", "dense", "hybrid"]).default("auto"),
   })
   .refine((c) => c.DEFAULT_CHUNK_OVERLAP < c.DEFAULT_CHUNK_SIZE, {

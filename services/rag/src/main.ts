@@ -1,8 +1,12 @@
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { connectBus } from "@sloughgpt/bus";
 import { migrate, openDatabase } from "@sloughgpt/db";
 import { rag } from "@sloughgpt/proto";
 import { createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { configSchema } from "./config.js";
+import { JobStore } from "./ingest/jobs.js";
+import { enqueueDocuments, ensureIngestStream, runIngestWorker } from "./ingest/queue.js";
 import { EmbeddingIndex } from "./retrieval/dense.js";
 import { FUSION_DEFAULTS, Retriever } from "./retrieval/retriever.js";
 import { ragHandlers } from "./server.js";
@@ -34,6 +38,42 @@ await runMain(logger, async (host) => {
     calibration: { store },
   });
 
+  const bus = await connectBus({
+    url: config.NATS_URL,
+    namespace: config.NATS_NAMESPACE,
+    name: "rag",
+    logger,
+  });
+  host.defer("nats", () => bus.close());
+  await ensureIngestStream(bus);
+  const jobs = new JobStore(db);
+  const stopWorker = new AbortController();
+  const workerLog = logger.child({ component: "ingest-worker" });
+  // Restarted after a failure (JetStream unavailable, say) until shutdown.
+  const working = (async () => {
+    for (let attempt = 0; !stopWorker.signal.aborted; attempt++) {
+      try {
+        await runIngestWorker({
+          bus,
+          store,
+          jobs,
+          embedder,
+          logger: workerLog,
+          signal: stopWorker.signal,
+          maxDeliver: config.INGEST_MAX_DELIVER,
+        });
+      } catch (err) {
+        workerLog.error({ err, attempt }, "Stopped ingest worker with an error; restarting");
+      }
+      const backoff = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+      await sleep(backoff, undefined, { signal: stopWorker.signal }).catch(() => undefined);
+    }
+  })();
+  host.defer("ingest-worker", async () => {
+    stopWorker.abort();
+    await working;
+  });
+
   await serve(host, {
     name: "rag",
     logger,
@@ -48,6 +88,8 @@ await runMain(logger, async (host) => {
         definition: rag.RagServiceService,
         implementation: ragHandlers({
           store,
+          jobs,
+          enqueue: (job, docs) => enqueueDocuments(bus, job, docs),
           retriever,
           embedder,
           defaults: {

@@ -2,9 +2,10 @@ import { rag } from "@sloughgpt/proto";
 import { InvalidArgumentError, type Logger, type Metrics, unary } from "@sloughgpt/runtime";
 import { z } from "zod";
 import type { Embedder } from "./embedding/embedder.js";
+import type { JobStore } from "./ingest/jobs.js";
 import { type FilterNode, parseFilter } from "./retrieval/filter.js";
 import type { Retriever, SearchMode } from "./retrieval/retriever.js";
-import { ingestDocuments } from "./store/ingest.js";
+import { type DocumentInput, ingestDocuments } from "./store/ingest.js";
 import type { RagStore, SearchHit } from "./store/store.js";
 
 const name = z
@@ -92,8 +93,13 @@ const toResult = (h: SearchHit): rag.SearchResult => ({
   metadataJson: JSON.stringify(h.metadata),
 });
 
+const getJob = z.object({ id: z.string().min(1).max(100), team });
+
 export interface RagDeps {
   store: RagStore;
+  jobs: JobStore;
+  /** Queues a job's documents (JetStream in production). */
+  enqueue: (job: { id: string; team: string; collection: string }, docs: DocumentInput[]) => Promise<void>;
   retriever: Retriever;
   embedder?: Embedder | undefined;
   defaults: { chunkSize: number; chunkOverlap: number; embeddingModel: string };
@@ -131,6 +137,31 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
           embeddingModel: req.embeddingModel ?? deps.defaults.embeddingModel,
         });
         return { collection: { ...c, createdUnix: Math.floor(c.createdAt.getTime() / 1000) } };
+      },
+    ),
+    submitIngestJob: unary<rag.SubmitIngestJobRequest, rag.SubmitIngestJobResponse>(
+      env,
+      "SubmitIngestJob",
+      async (raw) => {
+        const req = upsert.parse(raw);
+        await deps.store.getCollection(req.team, req.collection);
+        const docs = req.documents.map((d, i) => ({
+          id: d.id,
+          text: d.text,
+          metadata: parseMetadata(d.metadataJson, i),
+        }));
+        const id = await deps.jobs.create({ team: req.team, collection: req.collection, total: docs.length });
+        await deps.enqueue({ id, team: req.team, collection: req.collection }, docs);
+        return { jobId: id };
+      },
+    ),
+    getIngestJob: unary<rag.GetIngestJobRequest, rag.GetIngestJobResponse>(
+      env,
+      "GetIngestJob",
+      async (raw) => {
+        const req = getJob.parse(raw);
+        const j = await deps.jobs.get(req.team, req.id);
+        return { ...j, createdUnix: Math.floor(j.createdAt.getTime() / 1000) };
       },
     ),
     upsert: unary<rag.UpsertRequest, rag.UpsertResponse>(env, "Upsert", async (raw, ctx) => {

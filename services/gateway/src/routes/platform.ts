@@ -34,7 +34,10 @@ const documentsBody = z.object({
     )
     .min(1)
     .max(1000),
+  // Queue the documents for durable ingestion and answer 202 with a job id at once.
+  async: z.boolean().default(false),
 });
+const jobParam = z.object({ id: z.string().min(1) });
 const searchBody = z.object({
   query: z.string().min(1),
   top_k: z.number().int().min(1).max(1000).default(10),
@@ -97,20 +100,41 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
   app.post("/v1/rag/collections/:name/documents", needs("rag:write"), async (request, reply) => {
     const { name } = nameParam.parse(request.params);
     const body = documentsBody.parse(request.body);
-    const res = await callUnary(
-      rag.upsert.bind(rag),
-      {
-        collection: name,
-        team: request.principal.team,
-        documents: body.documents.map((d) => ({
-          id: d.id,
-          text: d.text,
-          metadataJson: JSON.stringify(d.metadata ?? {}),
-        })),
-      },
+    const req = {
+      collection: name,
+      team: request.principal.team,
+      documents: body.documents.map((d) => ({
+        id: d.id,
+        text: d.text,
+        metadataJson: JSON.stringify(d.metadata ?? {}),
+      })),
+    };
+    if (body.async) {
+      const job = await callUnary(rag.submitIngestJob.bind(rag), req, unary(request, reply));
+      reply.code(202);
+      return { job_id: job.jobId, status_url: `/v1/rag/jobs/${job.jobId}` };
+    }
+    const res = await callUnary(rag.upsert.bind(rag), req, unary(request, reply));
+    return { documents_changed: res.documents, chunks_written: res.chunks };
+  });
+
+  app.get("/v1/rag/jobs/:id", needs("rag:read"), async (request, reply) => {
+    const { id } = jobParam.parse(request.params);
+    const j = await callUnary(
+      rag.getIngestJob.bind(rag),
+      { id, team: request.principal.team },
       unary(request, reply),
     );
-    return { documents_changed: res.documents, chunks_written: res.chunks };
+    return {
+      id: j.id,
+      collection: j.collection,
+      state: j.state,
+      total: j.total,
+      done: j.done,
+      failed: j.failed,
+      errors: j.errors.map((e) => ({ document_id: e.documentId, error: e.error })),
+      created: j.createdUnix,
+    };
   });
 
   app.post("/v1/rag/collections/:name/search", needs("rag:read"), async (request, reply) => {

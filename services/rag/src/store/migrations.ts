@@ -101,4 +101,28 @@ export const migrations: Migration[] = [
         ADD COLUMN calibrated_chunks bigint NOT NULL DEFAULT 0;
       ALTER TABLE rag.chunks ADD COLUMN embedding real[];`,
   },
+  {
+    // Asynchronous ingestion jobs. A job's documents travel one message each through JetStream;
+    // each processed message leaves one row here (keyed by its position in the job), written after
+    // the document's chunks commit, so progress counts every document once however often the
+    // message is redelivered.
+    id: "0004_ingest_jobs",
+    sql: `
+      CREATE TABLE rag.jobs (
+        id text PRIMARY KEY,
+        team text NOT NULL,
+        collection text NOT NULL,
+        total integer NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE rag.job_documents (
+        job_id text NOT NULL REFERENCES rag.jobs (id) ON DELETE CASCADE,
+        seq integer NOT NULL,
+        document_id text NOT NULL,
+        failed boolean NOT NULL,
+        error text,
+        finished_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (job_id, seq)
+      );`,
+  },
 ];

@@ -155,6 +155,38 @@ export interface DeleteDocumentsResponse {
   chunks: number;
 }
 
+export interface SubmitIngestJobRequest {
+  collection: string;
+  team: string;
+  documents: Document[];
+}
+
+export interface SubmitIngestJobResponse {
+  jobId: string;
+}
+
+export interface GetIngestJobRequest {
+  id: string;
+  team: string;
+}
+
+export interface IngestJobError {
+  documentId: string;
+  error: string;
+}
+
+export interface GetIngestJobResponse {
+  id: string;
+  collection: string;
+  /** running | succeeded | failed */
+  state: string;
+  total: number;
+  done: number;
+  failed: number;
+  errors: IngestJobError[];
+  createdUnix: number;
+}
+
 function createBaseCollection(): Collection {
   return { name: "", team: "", chunkSize: 0, chunkOverlap: 0, createdUnix: 0, embeddingModel: "" };
 }
@@ -1406,6 +1438,541 @@ export const DeleteDocumentsResponse: MessageFns<DeleteDocumentsResponse> = {
   },
 };
 
+function createBaseSubmitIngestJobRequest(): SubmitIngestJobRequest {
+  return { collection: "", team: "", documents: [] };
+}
+
+export const SubmitIngestJobRequest: MessageFns<SubmitIngestJobRequest> = {
+  encode(message: SubmitIngestJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.collection !== "") {
+      writer.uint32(10).string(message.collection);
+    }
+    if (message.team !== "") {
+      writer.uint32(18).string(message.team);
+    }
+    for (const v of message.documents) {
+      Document.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitIngestJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitIngestJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.collection = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.documents.push(Document.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitIngestJobRequest {
+    return {
+      collection: isSet(object.collection) ? globalThis.String(object.collection) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      documents: globalThis.Array.isArray(object?.documents)
+        ? object.documents.map((e: any) => Document.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SubmitIngestJobRequest): unknown {
+    const obj: any = {};
+    if (message.collection !== "") {
+      obj.collection = message.collection;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.documents?.length) {
+      obj.documents = message.documents.map((e) => Document.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitIngestJobRequest>, I>>(base?: I): SubmitIngestJobRequest {
+    return SubmitIngestJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitIngestJobRequest>, I>>(object: I): SubmitIngestJobRequest {
+    const message = createBaseSubmitIngestJobRequest();
+    message.collection = object.collection ?? "";
+    message.team = object.team ?? "";
+    message.documents = object.documents?.map((e) => Document.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSubmitIngestJobResponse(): SubmitIngestJobResponse {
+  return { jobId: "" };
+}
+
+export const SubmitIngestJobResponse: MessageFns<SubmitIngestJobResponse> = {
+  encode(message: SubmitIngestJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitIngestJobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitIngestJobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitIngestJobResponse {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: SubmitIngestJobResponse): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SubmitIngestJobResponse>, I>>(base?: I): SubmitIngestJobResponse {
+    return SubmitIngestJobResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SubmitIngestJobResponse>, I>>(object: I): SubmitIngestJobResponse {
+    const message = createBaseSubmitIngestJobResponse();
+    message.jobId = object.jobId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetIngestJobRequest(): GetIngestJobRequest {
+  return { id: "", team: "" };
+}
+
+export const GetIngestJobRequest: MessageFns<GetIngestJobRequest> = {
+  encode(message: GetIngestJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.team !== "") {
+      writer.uint32(18).string(message.team);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetIngestJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetIngestJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetIngestJobRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+    };
+  },
+
+  toJSON(message: GetIngestJobRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetIngestJobRequest>, I>>(base?: I): GetIngestJobRequest {
+    return GetIngestJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetIngestJobRequest>, I>>(object: I): GetIngestJobRequest {
+    const message = createBaseGetIngestJobRequest();
+    message.id = object.id ?? "";
+    message.team = object.team ?? "";
+    return message;
+  },
+};
+
+function createBaseIngestJobError(): IngestJobError {
+  return { documentId: "", error: "" };
+}
+
+export const IngestJobError: MessageFns<IngestJobError> = {
+  encode(message: IngestJobError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.documentId !== "") {
+      writer.uint32(10).string(message.documentId);
+    }
+    if (message.error !== "") {
+      writer.uint32(18).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IngestJobError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIngestJobError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.documentId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IngestJobError {
+    return {
+      documentId: isSet(object.documentId)
+        ? globalThis.String(object.documentId)
+        : isSet(object.document_id)
+        ? globalThis.String(object.document_id)
+        : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: IngestJobError): unknown {
+    const obj: any = {};
+    if (message.documentId !== "") {
+      obj.documentId = message.documentId;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IngestJobError>, I>>(base?: I): IngestJobError {
+    return IngestJobError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IngestJobError>, I>>(object: I): IngestJobError {
+    const message = createBaseIngestJobError();
+    message.documentId = object.documentId ?? "";
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseGetIngestJobResponse(): GetIngestJobResponse {
+  return { id: "", collection: "", state: "", total: 0, done: 0, failed: 0, errors: [], createdUnix: 0 };
+}
+
+export const GetIngestJobResponse: MessageFns<GetIngestJobResponse> = {
+  encode(message: GetIngestJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.collection !== "") {
+      writer.uint32(18).string(message.collection);
+    }
+    if (message.state !== "") {
+      writer.uint32(26).string(message.state);
+    }
+    if (message.total !== 0) {
+      writer.uint32(32).uint32(message.total);
+    }
+    if (message.done !== 0) {
+      writer.uint32(40).uint32(message.done);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(48).uint32(message.failed);
+    }
+    for (const v of message.errors) {
+      IngestJobError.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.createdUnix !== 0) {
+      writer.uint32(64).int64(message.createdUnix);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetIngestJobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetIngestJobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.collection = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.total = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.done = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.failed = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.errors.push(IngestJobError.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.createdUnix = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetIngestJobResponse {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      collection: isSet(object.collection) ? globalThis.String(object.collection) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      done: isSet(object.done) ? globalThis.Number(object.done) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      errors: globalThis.Array.isArray(object?.errors) ? object.errors.map((e: any) => IngestJobError.fromJSON(e)) : [],
+      createdUnix: isSet(object.createdUnix)
+        ? globalThis.Number(object.createdUnix)
+        : isSet(object.created_unix)
+        ? globalThis.Number(object.created_unix)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetIngestJobResponse): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.collection !== "") {
+      obj.collection = message.collection;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.done !== 0) {
+      obj.done = Math.round(message.done);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.errors?.length) {
+      obj.errors = message.errors.map((e) => IngestJobError.toJSON(e));
+    }
+    if (message.createdUnix !== 0) {
+      obj.createdUnix = Math.round(message.createdUnix);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetIngestJobResponse>, I>>(base?: I): GetIngestJobResponse {
+    return GetIngestJobResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetIngestJobResponse>, I>>(object: I): GetIngestJobResponse {
+    const message = createBaseGetIngestJobResponse();
+    message.id = object.id ?? "";
+    message.collection = object.collection ?? "";
+    message.state = object.state ?? "";
+    message.total = object.total ?? 0;
+    message.done = object.done ?? 0;
+    message.failed = object.failed ?? 0;
+    message.errors = object.errors?.map((e) => IngestJobError.fromPartial(e)) || [];
+    message.createdUnix = object.createdUnix ?? 0;
+    return message;
+  },
+};
+
 /** Collections of documents, chunked and indexed for retrieval. */
 export type RagServiceService = typeof RagServiceService;
 export const RagServiceService = {
@@ -1450,6 +2017,28 @@ export const RagServiceService = {
       Buffer.from(DeleteDocumentsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteDocumentsResponse => DeleteDocumentsResponse.decode(value),
   },
+  /** Queues documents for durable asynchronous ingestion; returns the job id at once. */
+  submitIngestJob: {
+    path: "/sloughgpt.rag.v1.RagService/SubmitIngestJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitIngestJobRequest): Buffer =>
+      Buffer.from(SubmitIngestJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitIngestJobRequest => SubmitIngestJobRequest.decode(value),
+    responseSerialize: (value: SubmitIngestJobResponse): Buffer =>
+      Buffer.from(SubmitIngestJobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitIngestJobResponse => SubmitIngestJobResponse.decode(value),
+  },
+  getIngestJob: {
+    path: "/sloughgpt.rag.v1.RagService/GetIngestJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetIngestJobRequest): Buffer => Buffer.from(GetIngestJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetIngestJobRequest => GetIngestJobRequest.decode(value),
+    responseSerialize: (value: GetIngestJobResponse): Buffer =>
+      Buffer.from(GetIngestJobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetIngestJobResponse => GetIngestJobResponse.decode(value),
+  },
 } as const;
 
 export interface RagServiceServer extends UntypedServiceImplementation {
@@ -1458,6 +2047,9 @@ export interface RagServiceServer extends UntypedServiceImplementation {
   search: handleUnaryCall<SearchRequest, SearchResponse>;
   /** Deletes documents (with their chunks) by id or by a metadata filter. */
   deleteDocuments: handleUnaryCall<DeleteDocumentsRequest, DeleteDocumentsResponse>;
+  /** Queues documents for durable asynchronous ingestion; returns the job id at once. */
+  submitIngestJob: handleUnaryCall<SubmitIngestJobRequest, SubmitIngestJobResponse>;
+  getIngestJob: handleUnaryCall<GetIngestJobRequest, GetIngestJobResponse>;
 }
 
 export interface RagServiceClient extends Client {
@@ -1521,6 +2113,37 @@ export interface RagServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteDocumentsResponse) => void,
+  ): ClientUnaryCall;
+  /** Queues documents for durable asynchronous ingestion; returns the job id at once. */
+  submitIngestJob(
+    request: SubmitIngestJobRequest,
+    callback: (error: ServiceError | null, response: SubmitIngestJobResponse) => void,
+  ): ClientUnaryCall;
+  submitIngestJob(
+    request: SubmitIngestJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitIngestJobResponse) => void,
+  ): ClientUnaryCall;
+  submitIngestJob(
+    request: SubmitIngestJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitIngestJobResponse) => void,
+  ): ClientUnaryCall;
+  getIngestJob(
+    request: GetIngestJobRequest,
+    callback: (error: ServiceError | null, response: GetIngestJobResponse) => void,
+  ): ClientUnaryCall;
+  getIngestJob(
+    request: GetIngestJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetIngestJobResponse) => void,
+  ): ClientUnaryCall;
+  getIngestJob(
+    request: GetIngestJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetIngestJobResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,135 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { connectBus } from "@sloughgpt/bus";
+import { type Db, openDatabase } from "@sloughgpt/db";
+import { createLogger } from "@sloughgpt/runtime";
+import { type Platform, startPlatform } from "@sloughgpt/testing";
+
+let platform: Platform;
+let db: Db;
+
+const api = async <T>(path: string, json?: unknown): Promise<{ status: number; body: T }> => {
+  const res = await fetch(`${platform.gatewayUrl}${path}`, {
+    method: json === undefined ? "GET" : "POST",
+    headers: { authorization: `Bearer ${platform.adminKey}`, "content-type": "application/json" },
+    body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+};
+
+interface Job {
+  state: string;
+  total: number;
+  done: number;
+  failed: number;
+  errors: { document_id: string; error: string }[];
+}
+
+/** Polls a job until `until` holds; bounded by attempts, not by a timing assertion. */
+async function waitJob(id: string, until: (j: Job) => boolean, attempts = 600): Promise<Job> {
+  for (let i = 0; i < attempts; i++) {
+    const { status, body } = await api<Job>(`/v1/rag/jobs/${id}`);
+    if (status === 200 && until(body)) return body;
+    await sleep(200);
+  }
+  throw new Error(`job ${id} never reached the expected state`);
+}
+
+const docs = (n: number, prefix: string) =>
+  Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}${i}`,
+    text: `Document ${i} about ${i % 2 ? "supersonic" : "laminar"} flow, boundary layers and wing ${i}.`,
+    metadata: { n: i },
+  }));
+
+beforeAll(async () => {
+  platform = await startPlatform();
+  const rag = platform.plan.find((s) => s.name === "rag");
+  db = await openDatabase({ url: rag?.env.DATABASE_URL, maxConnections: 1 });
+}, 120_000);
+
+afterAll(async () => {
+  await db?.close();
+  await platform?.stop();
+}, 60_000);
+
+describe("durable ingestion", () => {
+  test("a job id comes back at once; after rag is killed mid-job and restarted, every document is there exactly once", async () => {
+    expect((await api("/v1/rag/collections", { name: "crash" })).status).toBe(201);
+    const total = 120;
+    const submitted = await api<{ job_id: string }>("/v1/rag/collections/crash/documents", {
+      documents: docs(total, "d"),
+      async: true,
+    });
+    expect(submitted.status).toBe(202);
+    const id = submitted.body.job_id;
+    const before = await waitJob(id, (j) => j.done >= 5);
+    expect(before.done).toBeLessThan(total);
+
+    const pid = platform.supervisor.pid("rag");
+    expect(pid).toBeDefined();
+    const exited = platform.supervisor.exited("rag");
+    process.kill(pid as number, "SIGKILL");
+    await exited;
+    const spec = platform.plan.find((s) => s.name === "rag");
+    if (!spec) throw new Error("no rag in the plan");
+    platform.supervisor.start(spec);
+    await platform.supervisor.waitReady("rag", 90_000);
+
+    const after = await waitJob(id, (j) => j.state !== "running");
+    expect(after).toMatchObject({ state: "succeeded", total, done: total, failed: 0 });
+    const { rows } = await db.query<{ documents: number; chunks: number; stored_chunks: number }>(
+      `SELECT (SELECT count(*) FROM rag.documents WHERE collection = 'crash')::int AS documents,
+              (SELECT count(*) FROM rag.chunks WHERE collection = 'crash')::int AS chunks,
+              (SELECT chunk_count FROM rag.collections WHERE name = 'crash')::int AS stored_chunks`,
+    );
+    // One chunk per (short) document, and the BM25 statistics counted each exactly once.
+    expect(rows[0]).toEqual({ documents: total, chunks: total, stored_chunks: total });
+    const df = await db.query<{ bad: number }>(
+      `SELECT count(*)::int AS bad FROM rag.terms t
+         JOIN rag.collections c ON c.id = t.collection_id AND c.name = 'crash'
+        WHERE t.df <> (SELECT count(*) FROM rag.postings p WHERE p.collection_id = t.collection_id AND p.term = t.term)`,
+    );
+    expect(df.rows[0]?.bad).toBe(0);
+    const search = await api<{ results: { document_id: string }[] }>("/v1/rag/collections/crash/search", {
+      query: "supersonic wing 7",
+      top_k: 3,
+      mode: "lexical",
+    });
+    expect(search.body.results[0]?.document_id).toBe("d7");
+  }, 300_000);
+
+  test("a document that can never be ingested is dead-lettered with its error and fails its job", async () => {
+    expect(
+      (await api("/v1/rag/collections", { name: "poison", embedding_model: "no-such-model" })).status,
+    ).toBe(201);
+    const submitted = await api<{ job_id: string }>("/v1/rag/collections/poison/documents", {
+      documents: docs(2, "p"),
+      async: true,
+    });
+    const job = await waitJob(submitted.body.job_id, (j) => j.state !== "running");
+    expect(job).toMatchObject({ state: "failed", done: 0, failed: 2 });
+    expect(job.errors.map((e) => e.document_id)).toEqual(["p0", "p1"]);
+    expect(job.errors[0]?.error).toMatch(/no-such-model/);
+
+    const bus = await connectBus({
+      url: platform.natsUrl,
+      namespace: platform.namespace,
+      name: "rag-test",
+      logger: createLogger({ service: "rag-test", level: "silent" }),
+    });
+    try {
+      const msg = await bus.jsm.streams.getMessage(bus.stream("RAG"), {
+        last_by_subj: bus.subject("rag.ingest.dead"),
+      });
+      expect(msg?.json()).toMatchObject({ jobId: submitted.body.job_id, collection: "poison" });
+    } finally {
+      await bus.close();
+    }
+  }, 120_000);
+
+  test("an unknown job is not found", async () => {
+    const { status } = await api("/v1/rag/jobs/job_00000000-0000-0000-0000-000000000000");
+    expect(status).toBe(404);
+  });
+});
