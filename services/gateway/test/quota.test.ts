@@ -132,6 +132,17 @@ describe("budgets and the usage ledger", () => {
     } finally {
       await bus.close();
     }
+    // Monitoring turns them into a metric an alert rule can watch.
+    const counted = async () =>
+      (await (await fetch(`http://127.0.0.1:${platform.ports.ops.monitoring}/metrics`)).text())
+        .split("\n")
+        .filter((l) => l.startsWith("sloughgpt_budget_alerts_total{") && l.includes('scope="key"'));
+    let lines = await counted();
+    for (let i = 0; i < 30 && lines.length < 2; i++) {
+      await sleep(100);
+      lines = await counted();
+    }
+    expect(lines.map((l) => /threshold="([^"]+)"/.exec(l)?.[1]).sort()).toEqual(["0.8", "1"]);
   });
 
   it("reports usage per key of the caller's team only, and exports it as CSV", async () => {

@@ -1,11 +1,12 @@
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connectBus, ensureStreams, subjects } from "@sloughgpt/bus";
+import { connectBus, consume, ensureStreams, subjects } from "@sloughgpt/bus";
 import { migrate, openDatabase } from "@sloughgpt/db";
 import { monitoring } from "@sloughgpt/proto";
 import { checkGrpcHealth, createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { type Config, configSchema } from "./config.js";
 import type { ComponentCheck } from "./fleet/fleet.js";
+import { budgetAlertHandler } from "./ingest/budget-alerts.js";
 import { consumeBatches } from "./ingest/consumer.js";
 import { usageIngest } from "./ingest/usage-ingest.js";
 import { monitoringHandlers } from "./server.js";
@@ -30,6 +31,25 @@ function grpcChecks(c: Config): ComponentCheck[] {
   }));
 }
 
+/** Runs a consumer until shutdown, restarting it with backoff after a failure (e.g. JetStream not ready yet). */
+async function keepConsuming(
+  opts: { what: string; log: typeof logger; signal: AbortSignal; onState?: (up: boolean) => void },
+  run: () => Promise<void>,
+): Promise<void> {
+  const { what, log, signal } = opts;
+  for (let attempt = 0; !signal.aborted; attempt++) {
+    try {
+      opts.onState?.(true);
+      await run();
+    } catch (err) {
+      log.error({ err, attempt }, `Stopped the ${what} consumer with an error; restarting`);
+    }
+    opts.onState?.(false);
+    const backoff = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+    await sleep(backoff, undefined, { signal }).catch(() => undefined);
+  }
+}
+
 await runMain(logger, async (host) => {
   const metrics = createMetrics("monitoring");
   const prices = await loadPriceTable(config.MODEL_PRICES);
@@ -46,7 +66,7 @@ await runMain(logger, async (host) => {
     logger,
   });
   host.defer("nats", () => bus.close());
-  await ensureStreams(bus, ["USAGE"]);
+  await ensureStreams(bus, ["USAGE", "ALERTS"]);
 
   const ingest = usageIngest({
     db,
@@ -57,33 +77,42 @@ await runMain(logger, async (host) => {
   const stopConsumers = new AbortController();
   const consumerLog = logger.child({ component: "usage-consumer" });
   let consumerUp = false;
-  // The consumer is restarted after a failure (e.g. JetStream unavailable at start-up) until shutdown.
-  const consuming = (async () => {
-    for (let attempt = 0; !stopConsumers.signal.aborted; attempt++) {
-      try {
-        consumerUp = true;
-        await consumeBatches(bus, {
-          stream: subjects.usageGeneration.stream,
-          subject: subjects.usageGeneration.subject,
-          durable: "monitoring-usage",
-          batchSize: config.USAGE_BATCH_SIZE,
-          lingerMs: config.USAGE_BATCH_LINGER_MS,
-          ackWaitMs: config.USAGE_ACK_WAIT_MS,
-          ...ingest,
-          logger: consumerLog,
-          signal: stopConsumers.signal,
-        });
-      } catch (err) {
-        consumerLog.error({ err, attempt }, "Stopped usage consumer with an error; restarting");
-      }
-      consumerUp = false;
-      const backoff = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
-      await sleep(backoff, undefined, { signal: stopConsumers.signal }).catch(() => undefined);
-    }
-  })();
-  host.defer("usage-consumer", async () => {
+  const consuming = keepConsuming(
+    {
+      what: "usage",
+      log: consumerLog,
+      signal: stopConsumers.signal,
+      onState: (up) => {
+        consumerUp = up;
+      },
+    },
+    () =>
+      consumeBatches(bus, {
+        stream: subjects.usageGeneration.stream,
+        subject: subjects.usageGeneration.subject,
+        durable: "monitoring-usage",
+        batchSize: config.USAGE_BATCH_SIZE,
+        lingerMs: config.USAGE_BATCH_LINGER_MS,
+        ackWaitMs: config.USAGE_ACK_WAIT_MS,
+        ...ingest,
+        logger: consumerLog,
+        signal: stopConsumers.signal,
+      }),
+  );
+  const alertLog = logger.child({ component: "budget-alerts" });
+  const onAlert = budgetAlertHandler({ metrics, logger: alertLog });
+  const alerting = keepConsuming({ what: "budget alert", log: alertLog, signal: stopConsumers.signal }, () =>
+    consume(bus, {
+      def: subjects.budgetAlert,
+      durable: "monitoring-budget-alerts",
+      logger: alertLog,
+      signal: stopConsumers.signal,
+      handler: onAlert,
+    }),
+  );
+  host.defer("consumers", async () => {
     stopConsumers.abort();
-    await consuming;
+    await Promise.all([consuming, alerting]);
   });
 
   const checks: ComponentCheck[] = [
