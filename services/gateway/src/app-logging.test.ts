@@ -1,9 +1,7 @@
 import type { Logger } from "@sloughgpt/runtime";
-import { buildApp } from "./app.js";
-import type { Upstreams } from "./clients.js";
-import { createAuthenticator } from "./http/auth.js";
+import { TEST_KEY, testApp } from "./test-app.js";
 
-const KEY = "sk-sg-test-key-0123456789";
+const KEY = TEST_KEY;
 
 /** A logger that keeps every line it is given (pino's calling conventions: object first, then message). */
 function recordingLogger() {
@@ -35,16 +33,7 @@ function recordingLogger() {
 
 async function chat(logPrompts: boolean) {
   const { logger, lines } = recordingLogger();
-  const app = buildApp({
-    upstreams: {} as Upstreams,
-    authenticate: createAuthenticator(KEY),
-    logger,
-    logPrompts,
-    bodyLimit: 4096,
-    generationTimeoutMs: 1000,
-    upstreamTimeoutMs: 1000,
-    shutdownSignal: new AbortController().signal,
-  });
+  const app = testApp({ logger, logPrompts });
   const base = await app.listen({ port: 0, host: "127.0.0.1" });
   try {
     await fetch(`${base}/v1/chat/completions`, {
@@ -81,15 +70,7 @@ describe("prompt logging", () => {
 describe("access log", () => {
   it("writes one line per request with method, path, status, duration and key, never the secret", async () => {
     const { logger, lines } = recordingLogger();
-    const app = buildApp({
-      upstreams: {} as Upstreams,
-      authenticate: createAuthenticator(KEY),
-      logger,
-      bodyLimit: 4096,
-      generationTimeoutMs: 1000,
-      upstreamTimeoutMs: 1000,
-      shutdownSignal: new AbortController().signal,
-    });
+    const app = testApp({ logger });
     const base = await app.listen({ port: 0, host: "127.0.0.1" });
     try {
       await fetch(`${base}/v1/chat/completions`, {

@@ -1,18 +1,8 @@
 import { createLogger, currentTrace } from "@sloughgpt/runtime";
-import { buildApp } from "./app.js";
-import type { Upstreams } from "./clients.js";
-import { createAuthenticator } from "./http/auth.js";
+import { testApp } from "./test-app.js";
 
 function app() {
-  const a = buildApp({
-    upstreams: {} as Upstreams,
-    authenticate: createAuthenticator("sk-sg-test-key-0123456789"),
-    logger: createLogger({ service: "test", level: "silent" }),
-    bodyLimit: 1024,
-    generationTimeoutMs: 1000,
-    upstreamTimeoutMs: 1000,
-    shutdownSignal: new AbortController().signal,
-  });
+  const a = testApp({ bodyLimit: 1024 });
   // Every route declares its permission (an undeclared one fails at registration).
   a.get("/trace", { config: { permission: "models:read" } }, async () => currentTrace() ?? null);
   return a;

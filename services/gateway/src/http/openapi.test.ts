@@ -1,7 +1,4 @@
-import { createLogger } from "@sloughgpt/runtime";
-import { buildApp } from "../app.js";
-import type { Upstreams } from "../clients.js";
-import { createAuthenticator } from "./auth.js";
+import { testApp } from "../test-app.js";
 import { openApiPath } from "./openapi.js";
 
 type Doc = {
@@ -25,15 +22,7 @@ type Doc = {
 async function withApp<T>(
   fn: (base: string, routes: readonly { method: string; url: string }[]) => Promise<T>,
 ) {
-  const app = buildApp({
-    upstreams: {} as Upstreams,
-    authenticate: createAuthenticator("sk-sg-test-key-0123456789"),
-    logger: createLogger({ service: "test", level: "silent" }),
-    bodyLimit: 1024,
-    generationTimeoutMs: 1000,
-    upstreamTimeoutMs: 1000,
-    shutdownSignal: new AbortController().signal,
-  });
+  const app = testApp();
   const base = await app.listen({ port: 0, host: "127.0.0.1" });
   try {
     return await fn(base, app.routePermissions);
