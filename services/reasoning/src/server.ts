@@ -16,6 +16,7 @@ const solveRequest = z.object({
   ),
   maxTokens: z.number().int().min(0).max(8192),
   keyId: z.string(),
+  team: z.string().default(""),
   requestId: z.string(),
 });
 
@@ -33,6 +34,7 @@ export function reasoningHandlers(deps: {
         model: req.model || deps.defaultModel,
         maxTokens: req.maxTokens || 256,
         keyId: req.keyId,
+        team: req.team,
         requestId: req.requestId,
         signal: ctx.signal,
       });

@@ -16,7 +16,14 @@ export class ServingLlm implements Llm {
 
   async chat(
     turns: ChatTurn[],
-    opts: { model: string; maxTokens: number; keyId: string; requestId: string; signal: AbortSignal },
+    opts: {
+      model: string;
+      maxTokens: number;
+      keyId: string;
+      team: string;
+      requestId: string;
+      signal: AbortSignal;
+    },
   ): Promise<Completion> {
     const req: serving.GenerateRequest = {
       model: opts.model,
@@ -27,7 +34,7 @@ export class ServingLlm implements Llm {
       responseFormat: undefined,
       cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED,
       keyId: opts.keyId,
-      team: "",
+      team: opts.team,
       requestId: opts.requestId,
     };
     let text = "";

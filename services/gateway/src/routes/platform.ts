@@ -196,6 +196,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
           strategy: reasoning.Strategy.STRATEGY_CHAIN_OF_THOUGHT,
           maxTokens: body.max_tokens ?? 0,
           keyId: request.principal.keyId,
+          team: request.principal.team,
           requestId: String(request.id),
         },
         unary(request, reply, deps.reasoningTimeoutMs),

@@ -13,6 +13,13 @@ export interface Completion {
 export interface Llm {
   chat(
     turns: ChatTurn[],
-    opts: { model: string; maxTokens: number; keyId: string; requestId: string; signal: AbortSignal },
+    opts: {
+      model: string;
+      maxTokens: number;
+      keyId: string;
+      team: string;
+      requestId: string;
+      signal: AbortSignal;
+    },
   ): Promise<Completion>;
 }

@@ -63,6 +63,8 @@ export interface SolveRequest {
   maxTokens: number;
   keyId: string;
   requestId: string;
+  /** The caller's team, for metering and budgets; set by the gateway. */
+  team: string;
 }
 
 export interface SolveResponse {
@@ -75,7 +77,7 @@ export interface SolveResponse {
 }
 
 function createBaseSolveRequest(): SolveRequest {
-  return { problem: "", model: "", strategy: 0, maxTokens: 0, keyId: "", requestId: "" };
+  return { problem: "", model: "", strategy: 0, maxTokens: 0, keyId: "", requestId: "", team: "" };
 }
 
 export const SolveRequest: MessageFns<SolveRequest> = {
@@ -97,6 +99,9 @@ export const SolveRequest: MessageFns<SolveRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(50).string(message.requestId);
+    }
+    if (message.team !== "") {
+      writer.uint32(58).string(message.team);
     }
     return writer;
   },
@@ -162,6 +167,14 @@ export const SolveRequest: MessageFns<SolveRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -194,6 +207,7 @@ export const SolveRequest: MessageFns<SolveRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
     };
   },
 
@@ -217,6 +231,9 @@ export const SolveRequest: MessageFns<SolveRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
     return obj;
   },
 
@@ -231,6 +248,7 @@ export const SolveRequest: MessageFns<SolveRequest> = {
     message.maxTokens = object.maxTokens ?? 0;
     message.keyId = object.keyId ?? "";
     message.requestId = object.requestId ?? "";
+    message.team = object.team ?? "";
     return message;
   },
 };
