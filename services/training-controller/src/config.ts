@@ -14,8 +14,9 @@ export const configSchema = z.object({
   /**
    * `none`: jobs are validated and recorded only. `kubernetes`: the controller reconciles TrainingJobs
    * in the cluster it runs in (or the one KUBECONFIG names), and publishes phase events on NATS.
+   * `local`: each job's nodes run as processes on this machine (logs under DATA_DIR/training/logs).
    */
-  BACKEND: z.enum(["none", "kubernetes"]).default("none"),
+  BACKEND: z.enum(["none", "kubernetes", "local"]).default("none"),
   /** Reconcile TrainingJobs of this namespace only; unset watches all namespaces. */
   WATCH_NAMESPACE: dnsLabel.optional(),
   /** Take the leader Lease before acting, so replicas never act together. */

@@ -16,6 +16,7 @@ import { type Config, configSchema } from "./config.js";
 import { TrainingController } from "./controller/controller.js";
 import { KubeJobCluster } from "./jobs/cluster.js";
 import { JobStore, migrations } from "./jobs/store.js";
+import { LocalJobCluster } from "./local/runner.js";
 import { trainingHandlers } from "./server.js";
 
 const config = loadConfig(configSchema, process.env);
@@ -56,10 +57,17 @@ async function startController(host: ServiceHost, config: Config, registry: Regi
   return kc;
 }
 
+function startLocal(host: ServiceHost): LocalJobCluster {
+  const local = new LocalJobCluster({ logDir: path.join(config.DATA_DIR, "training", "logs"), logger });
+  host.defer("local-jobs", () => local.close());
+  return local;
+}
+
 await runMain(logger, async (host) => {
   const metrics = createMetrics("training-controller");
   const kc =
     config.BACKEND === "kubernetes" ? await startController(host, config, metrics.registry) : undefined;
+  const cluster = kc ? new KubeJobCluster(kc) : config.BACKEND === "local" ? startLocal(host) : undefined;
   const db = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: path.join(config.DATA_DIR, "pglite", "training-controller"),
@@ -80,7 +88,7 @@ await runMain(logger, async (host) => {
         definition: training.TrainingServiceService,
         implementation: trainingHandlers({
           store: new JobStore(db),
-          cluster: kc ? new KubeJobCluster(kc) : undefined,
+          cluster,
           defaultNamespace: config.DEFAULT_NAMESPACE,
           logger,
           metrics,

@@ -1,0 +1,290 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { constants } from "node:os";
+import path from "node:path";
+import type { V1Pod } from "@kubernetes/client-node";
+import { AlreadyExistsError, type Logger } from "@sloughgpt/runtime";
+import {
+  API_VERSION,
+  KIND,
+  type TrainingJob,
+  type TrainingJobStatus,
+  trainingJobSpec,
+} from "../api/types.js";
+import {
+  LABEL_ATTEMPT,
+  LABEL_JOB,
+  LABEL_NODE_INDEX,
+  podName,
+  TRAINER_CONTAINER,
+} from "../controller/names.js";
+import { type Plan, planJob } from "../controller/plan.js";
+import { rendezvousEnv, type StoredJob } from "../controller/podspec.js";
+import type { JobCluster } from "../jobs/cluster.js";
+
+/** A node of a local job: one process, described as the pod it stands for so the same plan applies. */
+interface LocalNode {
+  pod: V1Pod;
+  child?: ChildProcess;
+}
+
+interface LocalJob {
+  job: StoredJob;
+  masterPort: number;
+  nodes: Map<string, LocalNode>;
+  timer?: NodeJS.Timeout;
+}
+
+export interface LocalRunnerOptions {
+  /** Logs go to `<logDir>/<namespace>/<job>/node-<i>.attempt-<n>.log`. */
+  logDir: string;
+  logger: Logger;
+  now?: () => Date;
+  /** Environment every process starts from (the trainer's PATH, PYTHONPATH…). */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const signalCode = (signal: NodeJS.Signals | null) =>
+  signal ? 128 + ((constants.signals as Record<string, number>)[signal] ?? 0) : 1;
+
+/**
+ * BACKEND=local: runs a TrainingJob's nodes as local processes with the same environment as its pods
+ * (MASTER_ADDR=127.0.0.1 and a free port, env:// rendezvous) and the same plan, so phases, restarts,
+ * backoff, deadline, suspend and exit codes behave as in a cluster. State lives in memory: jobs do not
+ * survive a restart of the service.
+ */
+export class LocalJobCluster implements JobCluster {
+  private readonly jobs = new Map<string, LocalJob>();
+  private readonly now: () => Date;
+  private readonly log: Logger;
+  private generation = 0;
+
+  constructor(private readonly opts: LocalRunnerOptions) {
+    this.now = opts.now ?? (() => new Date());
+    this.log = opts.logger.child({ component: "local-runner" });
+  }
+
+  async create(manifest: TrainingJob, namespace: string, _team: string): Promise<void> {
+    const key = `${namespace}/${manifest.metadata.name}`;
+    if (this.jobs.has(key)) throw new AlreadyExistsError(`TrainingJob ${key} already runs`);
+    const job: StoredJob = {
+      ...manifest,
+      apiVersion: API_VERSION,
+      kind: KIND,
+      metadata: {
+        ...manifest.metadata,
+        namespace,
+        uid: randomUUID(),
+        generation: ++this.generation,
+        creationTimestamp: this.now().toISOString(),
+      } as StoredJob["metadata"],
+      spec: trainingJobSpec.parse(manifest.spec),
+    };
+    this.jobs.set(key, { job, masterPort: await freePort(), nodes: new Map() });
+    this.reconcile(key);
+  }
+
+  async status(namespace: string, name: string): Promise<TrainingJobStatus | undefined> {
+    return this.jobs.get(`${namespace}/${name}`)?.job.status;
+  }
+
+  async statuses(namespace?: string): Promise<Map<string, TrainingJobStatus>> {
+    const out = new Map<string, TrainingJobStatus>();
+    for (const [key, j] of this.jobs) {
+      if (!namespace || j.job.metadata.namespace === namespace) out.set(key, j.job.status ?? {});
+    }
+    return out;
+  }
+
+  async delete(namespace: string, name: string): Promise<void> {
+    const key = `${namespace}/${name}`;
+    const local = this.jobs.get(key);
+    if (!local) return;
+    this.jobs.delete(key);
+    clearTimeout(local.timer);
+    for (const node of local.nodes.values()) node.child?.kill("SIGTERM");
+  }
+
+  async setSuspend(namespace: string, name: string, suspend: boolean): Promise<void> {
+    const key = `${namespace}/${name}`;
+    const local = this.jobs.get(key);
+    if (!local) return;
+    local.job = { ...local.job, spec: { ...local.job.spec, suspend } };
+    local.job.metadata.generation = ++this.generation;
+    this.reconcile(key);
+  }
+
+  /** Resolves once the job is Succeeded or Failed (for tests and the CLI's --local). */
+  async untilFinished(namespace: string, name: string, signal?: AbortSignal): Promise<TrainingJobStatus> {
+    for (;;) {
+      const status = await this.status(namespace, name);
+      if (!status || status.phase === "Succeeded" || status.phase === "Failed" || signal?.aborted)
+        return status ?? {};
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const [namespace, name] of [...this.jobs.keys()].map((k) => k.split("/") as [string, string])) {
+      await this.delete(namespace, name);
+    }
+  }
+
+  private reconcile(key: string): void {
+    const local = this.jobs.get(key);
+    if (!local) return;
+    const plan = planJob({
+      job: local.job,
+      pods: [...local.nodes.values()].map((n) => n.pod),
+      serviceExists: true,
+      admission: { admit: true, message: `admitted: ${local.job.spec.numNodes} local processes` },
+      now: this.now(),
+      pendingTimeoutSeconds: 3600,
+    });
+    const before = local.job.status?.phase;
+    local.job = { ...local.job, status: plan.status };
+    if (plan.status.phase !== before) {
+      this.log.info(
+        { job: key, from: before, phase: plan.status.phase },
+        "Moved local TrainingJob to a new phase",
+      );
+    }
+    this.apply(key, local, plan);
+  }
+
+  private apply(key: string, local: LocalJob, plan: Plan): void {
+    for (const name of plan.deletePods) this.stopNode(local, name);
+    const attempt = plan.status.restarts ?? 0;
+    for (const index of plan.createPods) this.startNode(key, local, index, attempt);
+    clearTimeout(local.timer);
+    if (plan.deleteJob) {
+      this.jobs.delete(key);
+      return;
+    }
+    if (plan.requeueAfterMs !== undefined) {
+      local.timer = setTimeout(() => this.reconcile(key), plan.requeueAfterMs);
+      local.timer.unref();
+    }
+  }
+
+  private stopNode(local: LocalJob, name: string): void {
+    const node = local.nodes.get(name);
+    if (!node) return;
+    if (node.child && node.child.exitCode === null && node.child.signalCode === null) {
+      node.pod.metadata!.deletionTimestamp = this.now();
+      node.child.kill("SIGTERM");
+    } else {
+      local.nodes.delete(name);
+    }
+  }
+
+  private startNode(key: string, local: LocalJob, index: number, attempt: number): void {
+    const { job } = local;
+    const name = podName(job.metadata.name, index);
+    const dir = path.join(this.opts.logDir, job.metadata.namespace, job.metadata.name);
+    mkdirSync(dir, { recursive: true });
+    const logFile = path.join(dir, `node-${index}.attempt-${attempt}.log`);
+    const out = createWriteStream(logFile, { flags: "a" });
+    const env = Object.fromEntries(rendezvousEnv(job, index, attempt).map((e) => [e.name, e.value ?? ""]));
+    const port = String(local.masterPort);
+    const ours = {
+      ...env,
+      MASTER_ADDR: "127.0.0.1",
+      PET_MASTER_ADDR: "127.0.0.1",
+      MASTER_PORT: port,
+      PET_MASTER_PORT: port,
+    };
+    const theirs = Object.fromEntries((job.spec.env ?? []).map((e) => [e.name, e.value ?? ""]));
+    const [cmd, ...args] = [...(job.spec.command ?? []), ...(job.spec.args ?? [])];
+    const pod: V1Pod = {
+      metadata: {
+        name,
+        namespace: job.metadata.namespace,
+        labels: {
+          [LABEL_JOB]: job.metadata.name,
+          [LABEL_NODE_INDEX]: String(index),
+          [LABEL_ATTEMPT]: String(attempt),
+        },
+        ownerReferences: [
+          { apiVersion: API_VERSION, kind: KIND, name: job.metadata.name, uid: job.metadata.uid },
+        ],
+        creationTimestamp: this.now(),
+      },
+      spec: { containers: [{ name: TRAINER_CONTAINER }], nodeName: "local" },
+      status: { phase: "Running", containerStatuses: [runningStatus()] },
+    };
+    const node: LocalNode = { pod };
+    local.nodes.set(name, node);
+    if (!cmd) {
+      this.finish(key, local, name, node, 127, "NoCommand");
+      return;
+    }
+    const child = spawn(cmd, args, {
+      env: { ...(this.opts.baseEnv ?? process.env), ...theirs, ...ours },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    node.child = child;
+    child.stdout?.pipe(out, { end: false });
+    child.stderr?.pipe(out, { end: false });
+    child.on("error", (err) => {
+      out.write(`${String(err)}\n`);
+      this.finish(key, local, name, node, 127, "StartError");
+    });
+    child.on("exit", (code, signal) => {
+      out.end();
+      this.finish(
+        key,
+        local,
+        name,
+        node,
+        code ?? signalCode(signal),
+        code === 0 ? "Completed" : signal ? `Signal ${signal}` : "Error",
+      );
+    });
+  }
+
+  private finish(
+    key: string,
+    local: LocalJob,
+    name: string,
+    node: LocalNode,
+    exitCode: number,
+    reason: string,
+  ): void {
+    if (node.pod.metadata?.deletionTimestamp) {
+      local.nodes.delete(name);
+    } else {
+      node.pod.status = {
+        phase: exitCode === 0 ? "Succeeded" : "Failed",
+        containerStatuses: [
+          { ...runningStatus(), ready: false, state: { terminated: { exitCode, reason } } },
+        ],
+      };
+    }
+    if (this.jobs.get(key) === local) this.reconcile(key);
+  }
+}
+
+function runningStatus() {
+  return {
+    name: TRAINER_CONTAINER,
+    image: "",
+    imageID: "",
+    ready: true,
+    restartCount: 0,
+    state: { running: {} },
+  };
+}

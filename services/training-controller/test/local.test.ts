@@ -1,0 +1,77 @@
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { jest } from "@jest/globals";
+import { trainingJob } from "../src/api/types.js";
+import { LocalJobCluster } from "../src/local/runner.js";
+import { logger } from "./harness.js";
+
+// BACKEND=local: the same plan drives real local processes (node -e scripts standing in for trainers).
+jest.setTimeout(30_000);
+
+let dir: string;
+let runner: LocalJobCluster;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "tj-local-"));
+  runner = new LocalJobCluster({ logDir: dir, logger });
+});
+afterEach(async () => {
+  await runner.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const job = (name: string, script: string, spec: Record<string, unknown> = {}) =>
+  trainingJob.parse({
+    apiVersion: "sloughgpt.io/v1alpha1",
+    kind: "TrainingJob",
+    metadata: { name },
+    spec: { image: "local", command: [process.execPath, "-e", script], ...spec },
+  });
+
+const printEnv = `console.log(["MASTER_ADDR","MASTER_PORT","WORLD_SIZE","NODE_RANK","RANK","SLOUGHGPT_RESTART_COUNT"].map(k => k + "=" + process.env[k]).join(" "))`;
+
+describe("local backend", () => {
+  test("runs every rank with the rendezvous env, restarts the gang on a signal exit, and succeeds", async () => {
+    const script = `${printEnv}; process.exit(process.env.NODE_RANK === "1" && process.env.SLOUGHGPT_RESTART_COUNT === "0" ? 137 : 0)`;
+    await runner.create(
+      job("two", script, { numNodes: 2, failurePolicy: { backoffSeconds: 0 } }),
+      "default",
+      "t",
+    );
+    const end = await runner.untilFinished("default", "two");
+    expect(end).toMatchObject({ phase: "Succeeded", restarts: 1 });
+    const log = (i: number, attempt: number) =>
+      readFileSync(path.join(dir, "default", "two", `node-${i}.attempt-${attempt}.log`), "utf8").trim();
+    const port = /MASTER_PORT=(\d+)/.exec(log(0, 1))?.[1];
+    expect(log(1, 1)).toBe(
+      `MASTER_ADDR=127.0.0.1 MASTER_PORT=${port} WORLD_SIZE=2 NODE_RANK=1 RANK=1 SLOUGHGPT_RESTART_COUNT=1`,
+    );
+    expect(log(1, 0)).toContain("SLOUGHGPT_RESTART_COUNT=0");
+  });
+
+  test("a permanent exit code fails the job and reports it", async () => {
+    await runner.create(job("bad", "process.exit(3)"), "default", "t");
+    const end = await runner.untilFinished("default", "bad");
+    expect(end.phase).toBe("Failed");
+    expect(end.nodes?.[0]).toMatchObject({ exitCode: 3 });
+    expect(end.conditions?.find((c) => c.type === "Failed")?.reason).toBe("PermanentExit");
+  });
+
+  test("suspend stops the processes; resume starts them again", async () => {
+    await runner.create(job("long", 'console.log("started"); setInterval(() => {}, 1000)'), "default", "t");
+    const log = path.join(dir, "default", "long", "node-0.attempt-0.log");
+    const starts = () => (existsSync(log) ? (readFileSync(log, "utf8").match(/started/g) ?? []).length : 0);
+    const until = async (check: () => boolean) => {
+      while (!check()) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await until(() => starts() === 1);
+    await runner.setSuspend("default", "long", true);
+    expect(await runner.status("default", "long")).toMatchObject({ phase: "Suspended", nodes: [] });
+    await runner.setSuspend("default", "long", false);
+    await until(() => starts() === 2);
+    expect((await runner.status("default", "long"))?.phase).toBe("Admitted");
+    await runner.delete("default", "long");
+    expect(await runner.status("default", "long")).toBeUndefined();
+  });
+});
