@@ -74,6 +74,21 @@ describe("RequestGate", () => {
     expect((err as Error).message).toMatch(/3 requests per minute .* this API key/);
   });
 
+  it("refuses a request larger than a minute's tokens with a 400, without counting it", async () => {
+    const limiter = countingLimiter(5);
+    const gate = new RequestGate({ limiter, logger });
+    const who = caller({ teamLimits: { ...NO_LIMITS, tpm: 1000 } });
+    await expect(gate.admit(who, 1001)).rejects.toMatchObject({
+      reason: "request_too_large",
+      param: "max_tokens",
+    });
+    await expect(gate.admit(who, 1001)).rejects.toThrow(
+      /1001 tokens .* 1000 tokens per minute allowed for team 't'/,
+    );
+    expect(limiter.asked).toEqual([]);
+    await expect(gate.admit(who, 1000)).resolves.toBeDefined();
+  });
+
   it("refuses a spent budget before counting the request against a rate limit", async () => {
     const limiter = countingLimiter(5);
     const spend: SpendReader = async () => ({ key: { spentUsd: "2.000000000000", ...PERIOD } });
@@ -134,11 +149,24 @@ describe("RequestGate", () => {
     ]);
   });
 
-  it("lets a request through when spend cannot be read (budgets are soft limits)", async () => {
+  it("lets requests through while spend cannot be read, trying again 5 s after a failure", async () => {
+    const clock = { now: 0 };
+    let reads = 0;
+    let down = true;
     const spend: SpendReader = async () => {
-      throw new Error("monitoring down");
+      reads++;
+      if (down) throw new Error("monitoring down");
+      return { key: { spentUsd: "1", ...PERIOD } };
     };
-    const gate = new RequestGate({ spend, logger });
-    await expect(gate.admit(caller({ limits: { ...NO_LIMITS, budgetUsd: 0 } }), 1)).resolves.toBeDefined();
+    const gate = new RequestGate({ spend, logger, now: () => clock.now });
+    const who = caller({ limits: { ...NO_LIMITS, budgetUsd: 0 } });
+    await expect(gate.admit(who, 1)).resolves.toBeDefined();
+    down = false;
+    clock.now = 4_999;
+    await expect(gate.admit(who, 1)).resolves.toBeDefined();
+    expect(reads).toBe(1);
+    clock.now = 5_000;
+    await expect(gate.admit(who, 1)).rejects.toBeInstanceOf(BudgetExceededError);
+    expect(reads).toBe(2);
   });
 });

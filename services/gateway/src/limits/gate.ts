@@ -1,5 +1,5 @@
 import type { BudgetAlert } from "@sloughgpt/bus";
-import { type Logger, ResourceExhaustedError } from "@sloughgpt/runtime";
+import { InvalidArgumentError, type Logger, ResourceExhaustedError } from "@sloughgpt/runtime";
 import type { BudgetPeriod, Limits } from "../identity/types.js";
 import {
   BudgetExceededError,
@@ -61,7 +61,23 @@ export class RateLimitExceededError extends ResourceExhaustedError {
 }
 
 const NOOP_TICKET: Ticket = { headers: {}, settle: () => undefined };
+
+/**
+ * A request that alone may use more tokens than a minute allows would be refused in every window:
+ * say so (400) instead of a 429 that clients retry in vain.
+ */
+function refuseTooLarge(scopes: readonly Scope[], tokens: number): void {
+  const tight = scopes.find((s) => s.tpm !== undefined && tokens > s.tpm);
+  if (!tight) return;
+  const who = tight.kind === "key" ? "this API key" : `team '${tight.id}'`;
+  throw new InvalidArgumentError(
+    `This request may use up to ${tokens} tokens (prompt and max_tokens), more than the ${tight.tpm} ` +
+      `tokens per minute allowed for ${who}; lower max_tokens or shorten the prompt`,
+    { param: "max_tokens", reason: "request_too_large" },
+  );
+}
 const MAX_REMEMBERED_ALERTS = 10_000;
+const SPEND_RETRY_MS = 5_000;
 
 function rateScopes(c: Caller): Scope[] {
   const scope = (kind: ScopeKind, id: string, l: Limits): Scope[] =>
@@ -79,6 +95,8 @@ function rateScopes(c: Caller): Scope[] {
  */
 export class RequestGate {
   private readonly alerted = new Set<string>();
+  /** After a failed spend read, budgets are not checked until then: an outage costs one timeout, not one per request. */
+  private spendPausedUntil = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
 
   constructor(private readonly opts: GateOptions) {
@@ -89,10 +107,9 @@ export class RequestGate {
     await this.checkBudgets(caller);
     const scopes = rateScopes(caller);
     if (!this.opts.limiter || scopes.length === 0) return NOOP_TICKET;
-    const a = await this.opts.limiter.admit({
-      scopes,
-      estimatedTokens: Math.max(0, Math.ceil(estimatedTokens)),
-    });
+    const tokens = Math.max(0, Math.ceil(estimatedTokens));
+    refuseTooLarge(scopes, tokens);
+    const a = await this.opts.limiter.admit({ scopes, estimatedTokens: tokens });
     if (!a.allowed) throw new RateLimitExceededError(a.headers, a.scope, a.limit, a.retryAfterSeconds);
     return {
       headers: a.headers,
@@ -106,12 +123,16 @@ export class RequestGate {
 
   private async checkBudgets(caller: Caller): Promise<void> {
     const scopes = budgetScopes(caller);
-    if (!this.opts.spend || scopes.length === 0) return;
+    if (!this.opts.spend || scopes.length === 0 || this.now() < this.spendPausedUntil) return;
     let spends: Map<ScopeKind, ScopeSpend>;
     try {
       spends = await this.readSpend(caller, scopes);
     } catch (err) {
-      this.opts.logger.warn({ err }, "Skipped a budget check: spend could not be read");
+      this.spendPausedUntil = this.now() + SPEND_RETRY_MS;
+      this.opts.logger.warn(
+        { err, retryMs: SPEND_RETRY_MS },
+        "Paused budget checks: spend could not be read from monitoring",
+      );
       return;
     }
     const verdict = judgeBudgets(scopes, spends);
