@@ -10,6 +10,7 @@ import { budgetAlertHandler } from "./ingest/budget-alerts.js";
 import { consumeBatches } from "./ingest/consumer.js";
 import { usageIngest } from "./ingest/usage-ingest.js";
 import { monitoringHandlers } from "./server.js";
+import { rememberBudgetAlert } from "./usage/alerts.js";
 import { loadPriceTable } from "./usage/pricing.js";
 import { migrations } from "./usage/store.js";
 
@@ -100,7 +101,7 @@ await runMain(logger, async (host) => {
       }),
   );
   const alertLog = logger.child({ component: "budget-alerts" });
-  const onAlert = budgetAlertHandler({ metrics, logger: alertLog });
+  const onAlert = budgetAlertHandler({ metrics, logger: alertLog, isNew: (a) => rememberBudgetAlert(db, a) });
   const alerting = keepConsuming({ what: "budget alert", log: alertLog, signal: stopConsumers.signal }, () =>
     consume(bus, {
       def: subjects.budgetAlert,

@@ -1,5 +1,6 @@
 import { jest } from "@jest/globals";
 import { migrate, openDatabase } from "@sloughgpt/db";
+import { rememberBudgetAlert } from "../src/usage/alerts.js";
 import { exportUsage } from "../src/usage/export.js";
 import { toLedgerRecord } from "../src/usage/record.js";
 import { getSpend, queryUsage, type UsageRow } from "../src/usage/reports.js";
@@ -193,7 +194,7 @@ describe("migration 0002", () => {
       await db.query(
         `INSERT INTO monitoring.usage_events VALUES ('old', 'small', 'k', 'r', 5, 6, 1, 'ok', '2024-05-01T23:30:00-02:00')`,
       );
-      expect(await migrate(db, "monitoring", migrations)).toEqual(["0002_usage_ledger"]);
+      expect(await migrate(db, "monitoring", migrations.slice(0, 2))).toEqual(["0002_usage_ledger"]);
       const q = {
         groupBy: ["day" as const, "team" as const],
         fromMs: 0,
@@ -214,5 +215,35 @@ describe("migration 0002", () => {
     } finally {
       await db.close();
     }
+  });
+});
+
+describe.each(DB_KINDS)("budget alerts on %s", (kind) => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await openTestDb(kind);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("remembers each crossing once, whoever reports it and however late", async () => {
+    const alert = {
+      scope: "team" as const,
+      subject: "research",
+      team: "research",
+      threshold: 0.8,
+      budgetUsd: 100,
+      spentUsd: "80.50",
+      period: "monthly" as const,
+      periodStart: "2026-12-01T00:00:00.000Z",
+      at: "2026-12-06T10:00:00.000Z",
+    };
+    expect(await rememberBudgetAlert(t.db, alert)).toBe(true);
+    expect(
+      await rememberBudgetAlert(t.db, { ...alert, at: "2026-12-07T10:00:00.000Z", spentUsd: "90" }),
+    ).toBe(false);
+    expect(await rememberBudgetAlert(t.db, { ...alert, threshold: 1 })).toBe(true);
+    expect(await rememberBudgetAlert(t.db, { ...alert, periodStart: "2027-01-01T00:00:00.000Z" })).toBe(true);
   });
 });

@@ -9,6 +9,8 @@ import { Counter, type Logger, type Metrics } from "@sloughgpt/runtime";
 export function budgetAlertHandler(deps: {
   metrics: Metrics;
   logger: Logger;
+  /** True the first time a crossing is seen (rememberBudgetAlert); repeats are not counted again. */
+  isNew: (alert: BudgetAlert) => Promise<boolean>;
 }): (alert: BudgetAlert) => Promise<void> {
   const alerts = new Counter({
     name: "sloughgpt_budget_alerts_total",
@@ -17,6 +19,7 @@ export function budgetAlertHandler(deps: {
     registers: [deps.metrics.registry],
   });
   return async (a) => {
+    if (!(await deps.isNew(a))) return;
     alerts.inc({ scope: a.scope, threshold: String(a.threshold), period: a.period });
     deps.logger.warn(
       {

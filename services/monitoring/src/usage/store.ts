@@ -79,6 +79,22 @@ export const migrations: Migration[] = [
         ) AS p(scope, subject, period, period_start)
         GROUP BY 1, 2, 3, 4;`,
   },
+  {
+    // Budget alerts seen, one row per crossing: a repeat (another replica, a restart) is not new.
+    id: "0003_budget_alerts",
+    sql: `CREATE TABLE monitoring.budget_alerts (
+      scope text NOT NULL,
+      subject text NOT NULL,
+      period text NOT NULL,
+      period_start text NOT NULL,
+      threshold numeric NOT NULL,
+      team text NOT NULL,
+      budget_usd numeric NOT NULL,
+      spent_usd numeric NOT NULL,
+      first_seen timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (scope, subject, period, period_start, threshold)
+    );`,
+  },
 ];
 
 /**
