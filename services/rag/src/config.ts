@@ -17,7 +17,9 @@ export const configSchema = z
       .default("127.0.0.1:50051"),
     /** Embedding model of collections that name none; empty: such collections are lexical only. */
     DEFAULT_EMBEDDING_MODEL: z.string().default(""),
-    /** Upper bound on one Embed call. */
+    /** Model of answers whose request names none. */
+    DEFAULT_ANSWER_MODEL: z.string().default("tiny-llama"),
+    /** Upper bound on one Embed or Generate call. */
     EMBED_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
     /** Weights of weighted reciprocal rank fusion in mode `hybrid`. */
     HYBRID_LEXICAL_WEIGHT: z.coerce.number().min(0).default(1),

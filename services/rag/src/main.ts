@@ -10,7 +10,7 @@ import { enqueueDocuments, ensureIngestStream, runIngestWorker } from "./ingest/
 import { EmbeddingIndex } from "./retrieval/dense.js";
 import { FUSION_DEFAULTS, Retriever } from "./retrieval/retriever.js";
 import { ragHandlers } from "./server.js";
-import { ServingEmbedder } from "./serving-client.js";
+import { ServingClient } from "./serving-client.js";
 import { migrations, RagStore } from "./store/store.js";
 
 const config = loadConfig(configSchema, process.env);
@@ -25,17 +25,24 @@ await runMain(logger, async (host) => {
   host.defer("db", () => db.close());
   await migrate(db, "rag", migrations);
   const store = new RagStore(db);
-  const embedder = new ServingEmbedder(config.SERVING_ADDR, config.EMBED_TIMEOUT_MS);
-  host.defer("serving client", async () => embedder.close());
+  const serving = new ServingClient(config.SERVING_ADDR, config.EMBED_TIMEOUT_MS);
+  host.defer("serving client", async () => serving.close());
+  // Ends background work (the ingest worker, calibrations) at shutdown.
+  const stopWorker = new AbortController();
   const retriever = new Retriever({
     lexical: store,
-    dense: new EmbeddingIndex(store, embedder),
+    dense: new EmbeddingIndex(store, serving),
     fusion: {
       ...FUSION_DEFAULTS,
       weights: { lexical: config.HYBRID_LEXICAL_WEIGHT, dense: config.HYBRID_DENSE_WEIGHT },
     },
     defaultMode: config.DEFAULT_SEARCH_MODE,
-    calibration: { store },
+    calibration: {
+      store,
+      signal: stopWorker.signal,
+      onError: (err, col) =>
+        logger.warn({ err, team: col.team, collection: col.name }, "Failed to calibrate the dense weight"),
+    },
   });
 
   const bus = await connectBus({
@@ -47,7 +54,6 @@ await runMain(logger, async (host) => {
   host.defer("nats", () => bus.close());
   await ensureIngestStream(bus);
   const jobs = new JobStore(db);
-  const stopWorker = new AbortController();
   const workerLog = logger.child({ component: "ingest-worker" });
   // Restarted after a failure (JetStream unavailable, say) until shutdown.
   const working = (async () => {
@@ -57,7 +63,7 @@ await runMain(logger, async (host) => {
           bus,
           store,
           jobs,
-          embedder,
+          embedder: serving,
           logger: workerLog,
           signal: stopWorker.signal,
           maxDeliver: config.INGEST_MAX_DELIVER,
@@ -72,6 +78,7 @@ await runMain(logger, async (host) => {
   host.defer("ingest-worker", async () => {
     stopWorker.abort();
     await working;
+    await retriever.idle();
   });
 
   await serve(host, {
@@ -91,11 +98,13 @@ await runMain(logger, async (host) => {
           jobs,
           enqueue: (job, docs) => enqueueDocuments(bus, job, docs),
           retriever,
-          embedder,
+          chat: serving,
+          embedder: serving,
           defaults: {
             chunkSize: config.DEFAULT_CHUNK_SIZE,
             chunkOverlap: config.DEFAULT_CHUNK_OVERLAP,
             embeddingModel: config.DEFAULT_EMBEDDING_MODEL,
+            answerModel: config.DEFAULT_ANSWER_MODEL,
           },
           logger,
           metrics,

@@ -1,6 +1,7 @@
 import { rag } from "@sloughgpt/proto";
 import { InvalidArgumentError, type Logger, type Metrics, unary } from "@sloughgpt/runtime";
 import { z } from "zod";
+import { answerQuestion, type ChatModel } from "./answer/answer.js";
 import type { Embedder } from "./embedding/embedder.js";
 import type { JobStore } from "./ingest/jobs.js";
 import { type FilterNode, parseFilter } from "./retrieval/filter.js";
@@ -93,6 +94,21 @@ const toResult = (h: SearchHit): rag.SearchResult => ({
   metadataJson: JSON.stringify(h.metadata),
 });
 
+const answer = z.object({
+  collection: name,
+  team,
+  question: z.string().min(1, "question is required").max(10_000),
+  topK: z.number().int().min(0).max(50),
+  model: z.string().max(256),
+  maxTokens: z.number().int().min(0).max(8192),
+  mode: z.enum(rag.SearchMode).optional(),
+  filterJson: z.string().max(100_000).optional(),
+  keyId: z.string(),
+  requestId: z.string(),
+});
+
+const getCollection = z.object({ name, team });
+
 const getJob = z.object({ id: z.string().min(1).max(100), team });
 
 export interface RagDeps {
@@ -101,8 +117,9 @@ export interface RagDeps {
   /** Queues a job's documents (JetStream in production). */
   enqueue: (job: { id: string; team: string; collection: string }, docs: DocumentInput[]) => Promise<void>;
   retriever: Retriever;
+  chat: ChatModel;
   embedder?: Embedder | undefined;
-  defaults: { chunkSize: number; chunkOverlap: number; embeddingModel: string };
+  defaults: { chunkSize: number; chunkOverlap: number; embeddingModel: string; answerModel: string };
   logger: Logger;
   metrics: Metrics;
 }
@@ -137,6 +154,21 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
           embeddingModel: req.embeddingModel ?? deps.defaults.embeddingModel,
         });
         return { collection: { ...c, createdUnix: Math.floor(c.createdAt.getTime() / 1000) } };
+      },
+    ),
+    getCollection: unary<rag.GetCollectionRequest, rag.GetCollectionResponse>(
+      env,
+      "GetCollection",
+      async (raw) => {
+        const req = getCollection.parse(raw);
+        const c = await deps.store.getCollection(req.team, req.name);
+        const { chunks } = await deps.store.stats(c);
+        return {
+          collection: { ...c, createdUnix: Math.floor(c.createdAt.getTime() / 1000) },
+          chunks,
+          denseWeight: c.denseWeight ?? undefined,
+          calibratedChunks: c.calibratedChunks,
+        };
       },
     ),
     submitIngestJob: unary<rag.SubmitIngestJobRequest, rag.SubmitIngestJobResponse>(
@@ -185,6 +217,35 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
         signal: ctx.signal,
       });
       return { results: hits.map(toResult) };
+    }),
+    answer: unary<rag.AnswerRequest, rag.AnswerResponse>(env, "Answer", async (raw, ctx) => {
+      const req = answer.parse(raw);
+      const col = await deps.store.getCollection(req.team, req.collection);
+      const model = req.model || deps.defaults.answerModel;
+      const a = await answerQuestion({ retriever: deps.retriever, chat: deps.chat }, col, {
+        query: req.question,
+        topK: req.topK || 5,
+        mode: req.mode === undefined ? undefined : MODES[req.mode],
+        filter: parseFilterJson(req.filterJson),
+        signal: ctx.signal,
+        model,
+        maxTokens: req.maxTokens || 512,
+        keyId: req.keyId,
+        requestId: req.requestId,
+      });
+      return {
+        answer: a.text,
+        citations: a.citations.map((c) => ({
+          number: c.number,
+          documentId: c.hit.documentId,
+          chunkId: c.hit.chunkId,
+        })),
+        invalidCitations: a.invalid,
+        passages: a.passages.map(toResult),
+        model,
+        promptTokens: a.promptTokens,
+        completionTokens: a.completionTokens,
+      };
     }),
     deleteDocuments: unary<rag.DeleteDocumentsRequest, rag.DeleteDocumentsResponse>(
       env,

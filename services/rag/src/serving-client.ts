@@ -1,10 +1,12 @@
 import { credentials } from "@grpc/grpc-js";
 import { serving } from "@sloughgpt/proto";
-import { callUnary, clientOptions } from "@sloughgpt/runtime";
+import { callStream, callUnary, clientOptions } from "@sloughgpt/runtime";
+import type { ChatModel } from "./answer/answer.js";
+import type { ChatTurn } from "./answer/citations.js";
 import type { Embedder } from "./embedding/embedder.js";
 
-/** Embedder over serving's gRPC Embed. */
-export class ServingEmbedder implements Embedder {
+/** Embedder and chat model over serving's gRPC Embed and Generate. */
+export class ServingClient implements Embedder, ChatModel {
   private readonly client: serving.ServingServiceClient;
 
   constructor(
@@ -21,6 +23,42 @@ export class ServingEmbedder implements Embedder {
       { deadlineMs: this.timeoutMs, ...(signal ? { signal } : {}) },
     );
     return res.embeddings.map((e) => e.values);
+  }
+
+  async chat(
+    turns: ChatTurn[],
+    opts: {
+      model: string;
+      maxTokens: number;
+      keyId: string;
+      requestId: string;
+      team: string;
+      signal?: AbortSignal;
+    },
+  ): Promise<{ text: string; promptTokens: number; completionTokens: number }> {
+    const req: serving.GenerateRequest = {
+      model: opts.model,
+      input: { $case: "chat", chat: { messages: turns } },
+      maxTokens: opts.maxTokens,
+      temperature: 0,
+      stop: [],
+      responseFormat: undefined,
+      cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED,
+      keyId: opts.keyId,
+      team: opts.team,
+      requestId: opts.requestId,
+      stream: false,
+    };
+    let text = "";
+    let usage = { promptTokens: 0, completionTokens: 0 };
+    for await (const msg of callStream(this.client.generate.bind(this.client), req, {
+      deadlineMs: this.timeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    })) {
+      if (msg.event?.$case === "delta") text += msg.event.delta;
+      else if (msg.event?.$case === "final" && msg.event.final.usage) usage = msg.event.final.usage;
+    }
+    return { text, ...usage };
   }
 
   close(): void {

@@ -133,3 +133,71 @@ describe("durable ingestion", () => {
     expect(status).toBe(404);
   });
 });
+
+describe("search, delete and answer through the gateway", () => {
+  beforeAll(async () => {
+    expect((await api("/v1/rag/collections", { name: "api" })).status).toBe(201);
+    const up = await api<{ documents_changed: number }>("/v1/rag/collections/api/documents", {
+      documents: [
+        {
+          id: "a",
+          text: "Shock waves form ahead of a blunt body in supersonic flow.",
+          metadata: { lab: "x" },
+        },
+        {
+          id: "b",
+          text: "Laminar boundary layers separate under adverse pressure gradients.",
+          metadata: { lab: "y" },
+        },
+        { id: "c", text: "Shock and boundary layer interaction thickens the layer.", metadata: { lab: "y" } },
+      ],
+    });
+    expect(up.body.documents_changed).toBe(3);
+  }, 60_000);
+
+  test("every mode answers with the documented result shape; the filter holds", async () => {
+    for (const mode of ["lexical", "dense", "hybrid"]) {
+      const res = await api<{
+        results: { document_id: string; chunk_id: string; metadata: { lab: string } }[];
+      }>("/v1/rag/collections/api/search", { query: "shock", top_k: 2, mode, filter: { lab: "y" } });
+      expect(res.status).toBe(200);
+      expect(res.body.results.map((r) => r.metadata.lab)).toEqual(mode === "lexical" ? ["y"] : ["y", "y"]);
+      expect(res.body.results[0]?.chunk_id).toMatch(/^[abc]#0$/);
+    }
+    const bad = await api<{ error: { param: string } }>("/v1/rag/collections/api/search", {
+      query: "shock",
+      filter: { lab: { $gt: 1 } },
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  test("an answer cites only retrieved passages", async () => {
+    const res = await api<{
+      answer: string;
+      citations: { n: number; chunk_id: string }[];
+      invalid_citations: number[];
+      passages: { n: number; chunk_id: string }[];
+    }>("/v1/rag/collections/api/answer", {
+      question: "What shock forms ahead of a blunt body?",
+      top_k: 2,
+      max_tokens: 48,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.passages.map((p) => p.n)).toEqual([1, 2]);
+    expect(res.body.passages[0]?.chunk_id).toBe("a#0");
+    for (const c of res.body.citations) expect(res.body.passages[c.n - 1]?.chunk_id).toBe(c.chunk_id);
+    for (const m of res.body.answer.matchAll(/\[(\d+)\]/g)) expect([1, 2]).toContain(Number(m[1]));
+    expect((await api("/v1/rag/collections/api/answer", { question: "x", stream: true })).status).toBe(400);
+  }, 120_000);
+
+  test("delete by filter, then by id", async () => {
+    const byFilter = await api("/v1/rag/collections/api/documents/delete", { filter: { lab: "y" } });
+    expect(byFilter.body).toEqual({ documents_deleted: 2, chunks_deleted: 2 });
+    const byId = await api("/v1/rag/collections/api/documents/delete", { ids: ["a", "zz"] });
+    expect(byId.body).toEqual({ documents_deleted: 1, chunks_deleted: 1 });
+    const left = await api<{ results: unknown[] }>("/v1/rag/collections/api/search", {
+      query: "shock layer",
+    });
+    expect(left.body.results).toEqual([]);
+  });
+});

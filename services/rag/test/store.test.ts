@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import type { Db } from "@sloughgpt/db";
 import { createTestDatabase, type TestDatabase } from "@sloughgpt/testing";
 import type { Embedder } from "../src/embedding/embedder.js";
+import { EmbeddingIndex } from "../src/retrieval/dense.js";
 import { parseFilter } from "../src/retrieval/filter.js";
 import { Retriever } from "../src/retrieval/retriever.js";
 import { ingestDocuments } from "../src/store/ingest.js";
@@ -40,6 +42,32 @@ function bm25(tf: number, dl: number, df: number, n: number, avgdl: number): num
   const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
   return (idf * tf * 2.2) / (tf + 1.2 * (0.25 + (0.75 * dl) / avgdl));
 }
+
+/** Unit vector from `values`. */
+const unit = (values: number[]) => {
+  const norm = Math.hypot(...values) || 1;
+  return values.map((v) => v / norm);
+};
+
+/** Stand-ins for embedding models: hashed bag of words (ranks by shared words) and pure noise. */
+const bagOfWords: Embedder = {
+  embed: async (_m, texts) =>
+    texts.map((t) => {
+      const v = new Array<number>(256).fill(0);
+      for (const w of t.toLowerCase().split(/\W+/).filter(Boolean)) {
+        const at = createHash("md5").update(w).digest()[0] ?? 0;
+        v[at] = (v[at] ?? 0) + 1;
+      }
+      return unit(v);
+    }),
+};
+const noise: Embedder = {
+  embed: async (_m, texts) =>
+    texts.map((t) => unit([...createHash("sha256").update(t).digest()].slice(0, 16).map((b) => b - 127.5))),
+};
+
+/** Words that share no stems, so every generated document has its own vocabulary. */
+const vocabulary = Array.from({ length: 400 }, (_, i) => `w${i.toString(36)}q${(i * 7919).toString(36)}`);
 
 const plain = (store: RagStore) => new Retriever({ lexical: store, expansion: false, proximity: false });
 
@@ -173,5 +201,39 @@ describe.each(backends)("RAG store on $name", (backend) => {
     expect(inB).toEqual([]);
     expect((await store.getCollection("team-b", name)).id).toBe(b.id);
     await expect(store.getCollection("team-c", name)).rejects.toThrow(/not found/);
+  });
+
+  test.each([
+    ["a model that ranks like noise gets no weight: the default stays lexical", noise, false],
+    ["a model that finds known items gets weight in the default mode", bagOfWords, true],
+  ])("%s", async (_title, embedder, trusted) => {
+    const col = await collection("t1", "m");
+    const docs = Array.from({ length: 60 }, (_, i) => ({
+      id: `d${i}`,
+      // A fixed pseudo-random draw (an LCG): documents share few words with one another.
+      text: Array.from(
+        { length: 30 },
+        (_, j) => vocabulary[(((i * 30 + j) * 2654435761) % 4294967296) % 400],
+      ).join(" "),
+      metadata: {},
+    }));
+    await ingestDocuments(store, col, docs, { embedder });
+    const retriever = new Retriever({
+      lexical: store,
+      dense: new EmbeddingIndex(store, embedder),
+      calibration: { store, wait: true },
+    });
+    const weight = await retriever.calibratedWeight(col);
+    expect(weight > 0).toBe(trusted);
+    expect((await store.getCollection("t1", col.name)).denseWeight).toBe(weight);
+    const query = { query: docs[3]?.text.split(" ").slice(0, 4).join(" ") ?? "", topK: 10 };
+    const byDefault = await retriever.search(await store.getCollection("t1", col.name), query);
+    const lexical = await retriever.search(col, { ...query, mode: "lexical" });
+    if (!trusted) expect(byDefault).toEqual(lexical);
+    else {
+      // Fused: RRF scores, not BM25's, with the known item still at the top.
+      expect(byDefault.map((h) => h.score)).not.toEqual(lexical.map((h) => h.score));
+      expect(byDefault.slice(0, 3).map((h) => h.documentId)).toContain("d3");
+    }
   });
 });

@@ -76,7 +76,11 @@ export function platformPlan(p: PlanInput): ServiceSpec[] {
   };
   const specific: Record<ServiceName, Record<string, string>> = {
     serving: { MODEL_PATH: p.modelPath, MODEL_ID: p.modelId },
-    rag: { SERVING_ADDR: peers.SERVING_ADDR, DEFAULT_EMBEDDING_MODEL: p.modelId },
+    rag: {
+      SERVING_ADDR: peers.SERVING_ADDR,
+      DEFAULT_EMBEDDING_MODEL: p.modelId,
+      DEFAULT_ANSWER_MODEL: p.modelId,
+    },
     reasoning: { SERVING_ADDR: peers.SERVING_ADDR, DEFAULT_MODEL: p.modelId },
     "training-controller": {},
     monitoring: { ...peers, GATEWAY_HEALTH_URL: `http://127.0.0.1:${p.ports.ops.gateway}/readyz` },

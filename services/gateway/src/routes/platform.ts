@@ -38,6 +38,16 @@ const documentsBody = z.object({
   async: z.boolean().default(false),
 });
 const jobParam = z.object({ id: z.string().min(1) });
+const answerBody = z.object({
+  question: z.string().min(1),
+  top_k: z.number().int().min(1).max(50).default(5),
+  mode: z.enum(["lexical", "dense", "hybrid"]).optional(),
+  filter: z.record(z.string(), z.unknown()).optional(),
+  model: z.string().optional(),
+  max_tokens: z.number().int().min(1).max(8192).optional(),
+  // The citation check needs the whole answer; streamed answers are not offered yet.
+  stream: z.literal(false).optional(),
+});
 const searchBody = z.object({
   query: z.string().min(1),
   top_k: z.number().int().min(1).max(1000).default(10),
@@ -97,6 +107,27 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     };
   });
 
+  app.get("/v1/rag/collections/:name", needs("rag:read"), async (request, reply) => {
+    const { name } = nameParam.parse(request.params);
+    const res = await callUnary(
+      rag.getCollection.bind(rag),
+      { name, team: request.principal.team },
+      unary(request, reply),
+    );
+    const c = res.collection;
+    return {
+      name: c?.name,
+      chunk_size: c?.chunkSize,
+      chunk_overlap: c?.chunkOverlap,
+      embedding_model: c?.embeddingModel,
+      created: c?.createdUnix,
+      chunks: res.chunks,
+      // How much the default search mode trusts the embedding model (null until measured).
+      dense_weight: res.denseWeight ?? null,
+      calibrated_chunks: res.calibratedChunks,
+    };
+  });
+
   app.post("/v1/rag/collections/:name/documents", needs("rag:write"), async (request, reply) => {
     const { name } = nameParam.parse(request.params);
     const body = documentsBody.parse(request.body);
@@ -116,6 +147,46 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     }
     const res = await callUnary(rag.upsert.bind(rag), req, unary(request, reply));
     return { documents_changed: res.documents, chunks_written: res.chunks };
+  });
+
+  app.post("/v1/rag/collections/:name/answer", needs("rag:read"), async (request, reply) => {
+    const { name } = nameParam.parse(request.params);
+    const body = answerBody.parse(request.body);
+    const res = await callUnary(
+      rag.answer.bind(rag),
+      {
+        collection: name,
+        team: request.principal.team,
+        question: body.question,
+        topK: body.top_k,
+        model: body.model ?? "",
+        maxTokens: body.max_tokens ?? 0,
+        mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
+        filterJson: body.filter ? JSON.stringify(body.filter) : "",
+        keyId: request.principal.keyId,
+        requestId: String(request.id),
+      },
+      unary(request, reply, deps.reasoningTimeoutMs),
+    );
+    return {
+      answer: res.answer,
+      citations: res.citations.map((c) => ({ n: c.number, document_id: c.documentId, chunk_id: c.chunkId })),
+      invalid_citations: res.invalidCitations,
+      passages: res.passages.map((r, i) => ({
+        n: i + 1,
+        document_id: r.documentId,
+        chunk_id: r.chunkId,
+        score: r.score,
+        text: r.text,
+        metadata: JSON.parse(r.metadataJson || "{}") as unknown,
+      })),
+      model: res.model,
+      usage: {
+        prompt_tokens: res.promptTokens,
+        completion_tokens: res.completionTokens,
+        total_tokens: res.promptTokens + res.completionTokens,
+      },
+    };
   });
 
   app.get("/v1/rag/jobs/:id", needs("rag:read"), async (request, reply) => {

@@ -56,7 +56,21 @@ export interface RetrieverOptions {
    */
   defaultMode?: SearchMode | "auto";
   /** Needed by `auto`. */
-  calibration?: { store: CalibrationStore; params?: CalibrationParams } | undefined;
+  calibration?:
+    | {
+        store: CalibrationStore;
+        params?: CalibrationParams;
+        /**
+         * Whether a search that finds the weight missing or stale waits for the new one. By default
+         * it does not: it uses the last weight (none yet: lexical) while the measurement runs in
+         * the background, so no request pays for it.
+         */
+        wait?: boolean;
+        /** Ends background measurements (shutdown). */
+        signal?: AbortSignal;
+        onError?: (err: unknown, col: CollectionRow) => void;
+      }
+    | undefined;
 }
 
 export interface SearchRequest {
@@ -74,6 +88,8 @@ export class Retriever {
   private readonly fusion: FusionOptions;
   private readonly proximity: { window: number } | false;
   readonly defaultMode: SearchMode | "auto";
+  /** Background calibrations in flight, one per collection. */
+  private readonly calibrations = new Map<number, Promise<number>>();
 
   constructor(private readonly opts: RetrieverOptions) {
     this.bm25Params = opts.bm25 ?? BM25_DEFAULTS;
@@ -109,9 +125,39 @@ export class Retriever {
     const params = cal.params ?? CALIBRATION_DEFAULTS;
     if (col.denseWeight !== null && !needsCalibration(col.calibratedChunks, chunks, params.growth))
       return col.denseWeight;
-    const weight = chunks < params.minChunks ? 0 : await this.calibrate(col, chunks, params, signal);
-    await cal.store.setDenseWeight(col, weight, chunks);
-    return weight;
+    if (chunks < params.minChunks) {
+      await cal.store.setDenseWeight(col, 0, chunks);
+      return 0;
+    }
+    const running =
+      this.calibrations.get(col.id) ?? this.startCalibration(col, chunks, params, cal.signal ?? signal);
+    return cal.wait ? running : (col.denseWeight ?? 0);
+  }
+
+  /** Resolves when no calibration is running (for shutdown and tools). */
+  async idle(): Promise<void> {
+    while (this.calibrations.size > 0) await Promise.all(this.calibrations.values());
+  }
+
+  private startCalibration(
+    col: CollectionRow,
+    chunks: number,
+    params: CalibrationParams,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const cal = this.opts.calibration;
+    const running = this.calibrate(col, chunks, params, signal)
+      .then(async (weight) => {
+        await cal?.store.setDenseWeight(col, weight, chunks);
+        return weight;
+      })
+      .catch((err: unknown) => {
+        cal?.onError?.(err, col);
+        return col.denseWeight ?? 0;
+      })
+      .finally(() => this.calibrations.delete(col.id));
+    this.calibrations.set(col.id, running);
+    return running;
   }
 
   private async calibrate(

@@ -101,6 +101,22 @@ export interface CreateCollectionResponse {
   collection: Collection | undefined;
 }
 
+export interface GetCollectionRequest {
+  name: string;
+  team: string;
+}
+
+export interface GetCollectionResponse {
+  collection: Collection | undefined;
+  chunks: number;
+  /** The dense list's weight in the default mode (0: the default is lexical); unset until measured. */
+  denseWeight?:
+    | number
+    | undefined;
+  /** Chunk count when the weight was measured. */
+  calibratedChunks: number;
+}
+
 export interface Document {
   id: string;
   text: string;
@@ -185,6 +201,41 @@ export interface GetIngestJobResponse {
   failed: number;
   errors: IngestJobError[];
   createdUnix: number;
+}
+
+export interface AnswerRequest {
+  collection: string;
+  team: string;
+  question: string;
+  topK: number;
+  /** Empty: the service's default model. */
+  model: string;
+  maxTokens: number;
+  mode: SearchMode;
+  filterJson: string;
+  /** Caller identity for metering, passed on to serving. */
+  keyId: string;
+  requestId: string;
+}
+
+export interface AnswerResponse {
+  /** The model's answer, with citations of passages that were not retrieved removed. */
+  answer: string;
+  /** The passages the answer cites: number is the [n] used in the answer. */
+  citations: Citation[];
+  /** Numbers the model cited that match no retrieved passage. */
+  invalidCitations: number[];
+  /** Every retrieved passage, numbered from 1 in order. */
+  passages: SearchResult[];
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface Citation {
+  number: number;
+  documentId: string;
+  chunkId: string;
 }
 
 function createBaseCollection(): Collection {
@@ -562,6 +613,218 @@ export const CreateCollectionResponse: MessageFns<CreateCollectionResponse> = {
     message.collection = (object.collection !== undefined && object.collection !== null)
       ? Collection.fromPartial(object.collection)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseGetCollectionRequest(): GetCollectionRequest {
+  return { name: "", team: "" };
+}
+
+export const GetCollectionRequest: MessageFns<GetCollectionRequest> = {
+  encode(message: GetCollectionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.team !== "") {
+      writer.uint32(18).string(message.team);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCollectionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCollectionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCollectionRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+    };
+  },
+
+  toJSON(message: GetCollectionRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCollectionRequest>, I>>(base?: I): GetCollectionRequest {
+    return GetCollectionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCollectionRequest>, I>>(object: I): GetCollectionRequest {
+    const message = createBaseGetCollectionRequest();
+    message.name = object.name ?? "";
+    message.team = object.team ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCollectionResponse(): GetCollectionResponse {
+  return { collection: undefined, chunks: 0, denseWeight: undefined, calibratedChunks: 0 };
+}
+
+export const GetCollectionResponse: MessageFns<GetCollectionResponse> = {
+  encode(message: GetCollectionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.collection !== undefined) {
+      Collection.encode(message.collection, writer.uint32(10).fork()).join();
+    }
+    if (message.chunks !== 0) {
+      writer.uint32(16).uint64(message.chunks);
+    }
+    if (message.denseWeight !== undefined) {
+      writer.uint32(25).double(message.denseWeight);
+    }
+    if (message.calibratedChunks !== 0) {
+      writer.uint32(32).uint64(message.calibratedChunks);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCollectionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCollectionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.collection = Collection.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chunks = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.denseWeight = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.calibratedChunks = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCollectionResponse {
+    return {
+      collection: isSet(object.collection) ? Collection.fromJSON(object.collection) : undefined,
+      chunks: isSet(object.chunks) ? globalThis.Number(object.chunks) : 0,
+      denseWeight: isSet(object.denseWeight)
+        ? globalThis.Number(object.denseWeight)
+        : isSet(object.dense_weight)
+        ? globalThis.Number(object.dense_weight)
+        : undefined,
+      calibratedChunks: isSet(object.calibratedChunks)
+        ? globalThis.Number(object.calibratedChunks)
+        : isSet(object.calibrated_chunks)
+        ? globalThis.Number(object.calibrated_chunks)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetCollectionResponse): unknown {
+    const obj: any = {};
+    if (message.collection !== undefined) {
+      obj.collection = Collection.toJSON(message.collection);
+    }
+    if (message.chunks !== 0) {
+      obj.chunks = Math.round(message.chunks);
+    }
+    if (message.denseWeight !== undefined) {
+      obj.denseWeight = floatToJson(message.denseWeight);
+    }
+    if (message.calibratedChunks !== 0) {
+      obj.calibratedChunks = Math.round(message.calibratedChunks);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetCollectionResponse>, I>>(base?: I): GetCollectionResponse {
+    return GetCollectionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetCollectionResponse>, I>>(object: I): GetCollectionResponse {
+    const message = createBaseGetCollectionResponse();
+    message.collection = (object.collection !== undefined && object.collection !== null)
+      ? Collection.fromPartial(object.collection)
+      : undefined;
+    message.chunks = object.chunks ?? 0;
+    message.denseWeight = object.denseWeight ?? undefined;
+    message.calibratedChunks = object.calibratedChunks ?? 0;
     return message;
   },
 };
@@ -1973,6 +2236,562 @@ export const GetIngestJobResponse: MessageFns<GetIngestJobResponse> = {
   },
 };
 
+function createBaseAnswerRequest(): AnswerRequest {
+  return {
+    collection: "",
+    team: "",
+    question: "",
+    topK: 0,
+    model: "",
+    maxTokens: 0,
+    mode: 0,
+    filterJson: "",
+    keyId: "",
+    requestId: "",
+  };
+}
+
+export const AnswerRequest: MessageFns<AnswerRequest> = {
+  encode(message: AnswerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.collection !== "") {
+      writer.uint32(10).string(message.collection);
+    }
+    if (message.team !== "") {
+      writer.uint32(18).string(message.team);
+    }
+    if (message.question !== "") {
+      writer.uint32(26).string(message.question);
+    }
+    if (message.topK !== 0) {
+      writer.uint32(32).uint32(message.topK);
+    }
+    if (message.model !== "") {
+      writer.uint32(42).string(message.model);
+    }
+    if (message.maxTokens !== 0) {
+      writer.uint32(48).uint32(message.maxTokens);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(56).int32(message.mode);
+    }
+    if (message.filterJson !== "") {
+      writer.uint32(66).string(message.filterJson);
+    }
+    if (message.keyId !== "") {
+      writer.uint32(74).string(message.keyId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(82).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnswerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnswerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.collection = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.question = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.topK = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxTokens = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.filterJson = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnswerRequest {
+    return {
+      collection: isSet(object.collection) ? globalThis.String(object.collection) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      question: isSet(object.question) ? globalThis.String(object.question) : "",
+      topK: isSet(object.topK)
+        ? globalThis.Number(object.topK)
+        : isSet(object.top_k)
+        ? globalThis.Number(object.top_k)
+        : 0,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      maxTokens: isSet(object.maxTokens)
+        ? globalThis.Number(object.maxTokens)
+        : isSet(object.max_tokens)
+        ? globalThis.Number(object.max_tokens)
+        : 0,
+      mode: isSet(object.mode) ? searchModeFromJSON(object.mode) : 0,
+      filterJson: isSet(object.filterJson)
+        ? globalThis.String(object.filterJson)
+        : isSet(object.filter_json)
+        ? globalThis.String(object.filter_json)
+        : "",
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AnswerRequest): unknown {
+    const obj: any = {};
+    if (message.collection !== "") {
+      obj.collection = message.collection;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.question !== "") {
+      obj.question = message.question;
+    }
+    if (message.topK !== 0) {
+      obj.topK = Math.round(message.topK);
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.maxTokens !== 0) {
+      obj.maxTokens = Math.round(message.maxTokens);
+    }
+    if (message.mode !== 0) {
+      obj.mode = searchModeToJSON(message.mode);
+    }
+    if (message.filterJson !== "") {
+      obj.filterJson = message.filterJson;
+    }
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnswerRequest>, I>>(base?: I): AnswerRequest {
+    return AnswerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnswerRequest>, I>>(object: I): AnswerRequest {
+    const message = createBaseAnswerRequest();
+    message.collection = object.collection ?? "";
+    message.team = object.team ?? "";
+    message.question = object.question ?? "";
+    message.topK = object.topK ?? 0;
+    message.model = object.model ?? "";
+    message.maxTokens = object.maxTokens ?? 0;
+    message.mode = object.mode ?? 0;
+    message.filterJson = object.filterJson ?? "";
+    message.keyId = object.keyId ?? "";
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseAnswerResponse(): AnswerResponse {
+  return {
+    answer: "",
+    citations: [],
+    invalidCitations: [],
+    passages: [],
+    model: "",
+    promptTokens: 0,
+    completionTokens: 0,
+  };
+}
+
+export const AnswerResponse: MessageFns<AnswerResponse> = {
+  encode(message: AnswerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.answer !== "") {
+      writer.uint32(10).string(message.answer);
+    }
+    for (const v of message.citations) {
+      Citation.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.invalidCitations.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.invalidCitations) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    for (const v of message.passages) {
+      SearchResult.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.model !== "") {
+      writer.uint32(42).string(message.model);
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(48).uint32(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      writer.uint32(56).uint32(message.completionTokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnswerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnswerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.answer = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.citations.push(Citation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.invalidCitations.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.invalidCitations.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.passages.push(SearchResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.promptTokens = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.completionTokens = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnswerResponse {
+    return {
+      answer: isSet(object.answer) ? globalThis.String(object.answer) : "",
+      citations: globalThis.Array.isArray(object?.citations)
+        ? object.citations.map((e: any) => Citation.fromJSON(e))
+        : [],
+      invalidCitations: globalThis.Array.isArray(object?.invalidCitations)
+        ? object.invalidCitations.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.invalid_citations)
+        ? object.invalid_citations.map((e: any) => globalThis.Number(e))
+        : [],
+      passages: globalThis.Array.isArray(object?.passages)
+        ? object.passages.map((e: any) => SearchResult.fromJSON(e))
+        : [],
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : 0,
+      completionTokens: isSet(object.completionTokens)
+        ? globalThis.Number(object.completionTokens)
+        : isSet(object.completion_tokens)
+        ? globalThis.Number(object.completion_tokens)
+        : 0,
+    };
+  },
+
+  toJSON(message: AnswerResponse): unknown {
+    const obj: any = {};
+    if (message.answer !== "") {
+      obj.answer = message.answer;
+    }
+    if (message.citations?.length) {
+      obj.citations = message.citations.map((e) => Citation.toJSON(e));
+    }
+    if (message.invalidCitations?.length) {
+      obj.invalidCitations = message.invalidCitations.map((e) => Math.round(e));
+    }
+    if (message.passages?.length) {
+      obj.passages = message.passages.map((e) => SearchResult.toJSON(e));
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.promptTokens !== 0) {
+      obj.promptTokens = Math.round(message.promptTokens);
+    }
+    if (message.completionTokens !== 0) {
+      obj.completionTokens = Math.round(message.completionTokens);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnswerResponse>, I>>(base?: I): AnswerResponse {
+    return AnswerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnswerResponse>, I>>(object: I): AnswerResponse {
+    const message = createBaseAnswerResponse();
+    message.answer = object.answer ?? "";
+    message.citations = object.citations?.map((e) => Citation.fromPartial(e)) || [];
+    message.invalidCitations = object.invalidCitations?.map((e) => e) || [];
+    message.passages = object.passages?.map((e) => SearchResult.fromPartial(e)) || [];
+    message.model = object.model ?? "";
+    message.promptTokens = object.promptTokens ?? 0;
+    message.completionTokens = object.completionTokens ?? 0;
+    return message;
+  },
+};
+
+function createBaseCitation(): Citation {
+  return { number: 0, documentId: "", chunkId: "" };
+}
+
+export const Citation: MessageFns<Citation> = {
+  encode(message: Citation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.number !== 0) {
+      writer.uint32(8).uint32(message.number);
+    }
+    if (message.documentId !== "") {
+      writer.uint32(18).string(message.documentId);
+    }
+    if (message.chunkId !== "") {
+      writer.uint32(26).string(message.chunkId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Citation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCitation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.number = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.documentId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.chunkId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Citation {
+    return {
+      number: isSet(object.number) ? globalThis.Number(object.number) : 0,
+      documentId: isSet(object.documentId)
+        ? globalThis.String(object.documentId)
+        : isSet(object.document_id)
+        ? globalThis.String(object.document_id)
+        : "",
+      chunkId: isSet(object.chunkId)
+        ? globalThis.String(object.chunkId)
+        : isSet(object.chunk_id)
+        ? globalThis.String(object.chunk_id)
+        : "",
+    };
+  },
+
+  toJSON(message: Citation): unknown {
+    const obj: any = {};
+    if (message.number !== 0) {
+      obj.number = Math.round(message.number);
+    }
+    if (message.documentId !== "") {
+      obj.documentId = message.documentId;
+    }
+    if (message.chunkId !== "") {
+      obj.chunkId = message.chunkId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Citation>, I>>(base?: I): Citation {
+    return Citation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Citation>, I>>(object: I): Citation {
+    const message = createBaseCitation();
+    message.number = object.number ?? 0;
+    message.documentId = object.documentId ?? "";
+    message.chunkId = object.chunkId ?? "";
+    return message;
+  },
+};
+
 /** Collections of documents, chunked and indexed for retrieval. */
 export type RagServiceService = typeof RagServiceService;
 export const RagServiceService = {
@@ -1986,6 +2805,17 @@ export const RagServiceService = {
     responseSerialize: (value: CreateCollectionResponse): Buffer =>
       Buffer.from(CreateCollectionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateCollectionResponse => CreateCollectionResponse.decode(value),
+  },
+  /** A collection with its size and the default mode's calibrated dense weight. */
+  getCollection: {
+    path: "/sloughgpt.rag.v1.RagService/GetCollection" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCollectionRequest): Buffer => Buffer.from(GetCollectionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCollectionRequest => GetCollectionRequest.decode(value),
+    responseSerialize: (value: GetCollectionResponse): Buffer =>
+      Buffer.from(GetCollectionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCollectionResponse => GetCollectionResponse.decode(value),
   },
   upsert: {
     path: "/sloughgpt.rag.v1.RagService/Upsert" as const,
@@ -2039,10 +2869,22 @@ export const RagServiceService = {
       Buffer.from(GetIngestJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetIngestJobResponse => GetIngestJobResponse.decode(value),
   },
+  /** Retrieves passages, asks a model to answer from them, and checks the answer's [n] citations. */
+  answer: {
+    path: "/sloughgpt.rag.v1.RagService/Answer" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AnswerRequest): Buffer => Buffer.from(AnswerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AnswerRequest => AnswerRequest.decode(value),
+    responseSerialize: (value: AnswerResponse): Buffer => Buffer.from(AnswerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AnswerResponse => AnswerResponse.decode(value),
+  },
 } as const;
 
 export interface RagServiceServer extends UntypedServiceImplementation {
   createCollection: handleUnaryCall<CreateCollectionRequest, CreateCollectionResponse>;
+  /** A collection with its size and the default mode's calibrated dense weight. */
+  getCollection: handleUnaryCall<GetCollectionRequest, GetCollectionResponse>;
   upsert: handleUnaryCall<UpsertRequest, UpsertResponse>;
   search: handleUnaryCall<SearchRequest, SearchResponse>;
   /** Deletes documents (with their chunks) by id or by a metadata filter. */
@@ -2050,6 +2892,8 @@ export interface RagServiceServer extends UntypedServiceImplementation {
   /** Queues documents for durable asynchronous ingestion; returns the job id at once. */
   submitIngestJob: handleUnaryCall<SubmitIngestJobRequest, SubmitIngestJobResponse>;
   getIngestJob: handleUnaryCall<GetIngestJobRequest, GetIngestJobResponse>;
+  /** Retrieves passages, asks a model to answer from them, and checks the answer's [n] citations. */
+  answer: handleUnaryCall<AnswerRequest, AnswerResponse>;
 }
 
 export interface RagServiceClient extends Client {
@@ -2068,6 +2912,22 @@ export interface RagServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateCollectionResponse) => void,
   ): ClientUnaryCall;
+  /** A collection with its size and the default mode's calibrated dense weight. */
+  getCollection(
+    request: GetCollectionRequest,
+    callback: (error: ServiceError | null, response: GetCollectionResponse) => void,
+  ): ClientUnaryCall;
+  getCollection(
+    request: GetCollectionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCollectionResponse) => void,
+  ): ClientUnaryCall;
+  getCollection(
+    request: GetCollectionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCollectionResponse) => void,
+  ): ClientUnaryCall;
   upsert(
     request: UpsertRequest,
     callback: (error: ServiceError | null, response: UpsertResponse) => void,
@@ -2144,6 +3004,22 @@ export interface RagServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetIngestJobResponse) => void,
+  ): ClientUnaryCall;
+  /** Retrieves passages, asks a model to answer from them, and checks the answer's [n] citations. */
+  answer(
+    request: AnswerRequest,
+    callback: (error: ServiceError | null, response: AnswerResponse) => void,
+  ): ClientUnaryCall;
+  answer(
+    request: AnswerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AnswerResponse) => void,
+  ): ClientUnaryCall;
+  answer(
+    request: AnswerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AnswerResponse) => void,
   ): ClientUnaryCall;
 }
 
