@@ -93,6 +93,10 @@ describe.each(["pglite", "postgres"] as const)("keys, teams and audit on %s", (k
     [{ name: "x", team: "bad team!", role: "viewer" }, "team"],
     [{ name: "x", team: "t", role: "viewer", models: [] }, "models"],
     [{ name: "x", team: "t", role: "viewer", rpm: 0 }, "rpm"],
+    [{ name: "x", team: "t", role: "viewer", rpm: 3_000_000_000 }, "rpm"],
+    [{ name: "x", team: "t", role: "viewer", tpm: 2 ** 31 }, "tpm"],
+    [{ name: "x", team: "t", role: "viewer", budget_usd: 1e12 }, "budget_usd"],
+    [{ name: "x", team: "t", role: "viewer", budget_usd: 0.0000004 }, "budget_usd"],
     [{ name: "x", team: "t", role: "viewer", colour: "red" }, null],
   ])("refuses %j with a 400 naming %s", async (json, param) => {
     const res = await call(gw.url, "/v1/admin/keys", { key: ADMIN_KEY, json });

@@ -30,20 +30,24 @@ let pg: TestDatabase;
 let db: Db;
 let gw: TestGateway;
 let jwks: Awaited<ReturnType<typeof serveJwks>>;
-let sign: (claims: Record<string, unknown>, opts?: { aud?: string; expSeconds?: number }) => Promise<string>;
+let sign: (
+  claims: Record<string, unknown>,
+  opts?: { aud?: string; expSeconds?: number; noSubject?: boolean; noExpiry?: boolean },
+) => Promise<string>;
 
 beforeAll(async () => {
   const { publicKey, privateKey } = await generateKeyPair("RS256");
   jwks = await serveJwks([{ ...(await exportJWK(publicKey)), kid: "idp-1", alg: "RS256", use: "sig" }]);
-  sign = (claims, opts = {}) =>
-    new SignJWT(claims)
+  sign = (claims, opts = {}) => {
+    const jwt = new SignJWT(claims)
       .setProtectedHeader({ alg: "RS256", kid: "idp-1" })
       .setIssuer(ISSUER)
       .setAudience(opts.aud ?? AUDIENCE)
-      .setSubject("alice@idp")
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + (opts.expSeconds ?? 300))
-      .sign(privateKey);
+      .setIssuedAt();
+    if (!opts.noSubject) jwt.setSubject("alice@idp");
+    if (!opts.noExpiry) jwt.setExpirationTime(Math.floor(Date.now() / 1000) + (opts.expSeconds ?? 300));
+    return jwt.sign(privateKey);
+  };
   pg = await createTestDatabase();
   db = await openGatewayDatabase({ url: pg.url });
   gw = await startGateway({
@@ -122,6 +126,18 @@ describe("OIDC bearer tokens verified against a JWKS over HTTP", () => {
       "insufficient_permissions",
     ],
     ["a token without a team", () => sign({ groups: ["admin"] }), 403, "insufficient_permissions"],
+    [
+      "a token without a subject",
+      () => sign({ groups: ["admin"], org: { team: "a" } }, { noSubject: true }),
+      401,
+      "invalid_api_key",
+    ],
+    [
+      "a token that never expires",
+      () => sign({ groups: ["admin"], org: { team: "a" } }, { noExpiry: true }),
+      401,
+      "invalid_api_key",
+    ],
   ])("refuses %s", async (_what, token, status, code) => {
     const res = await call(gw.url, "/whoami", { key: await token() });
     expect(res.status).toBe(status);

@@ -70,6 +70,23 @@ describe("maskDeep", () => {
     });
   });
 
+  it("redacts the whole value of a field named like a credential", () => {
+    const body = {
+      id: "remote",
+      deployments: [{ url: "https://llm.example/v1", api_key: "hf_abcdef123456", apiKeyEnv: "REMOTE_KEY" }],
+      password: "hunter2",
+      clientSecret: { value: "abc" },
+      max_tokens: 5,
+    };
+    expect(maskDeep(body)).toEqual({
+      id: "remote",
+      deployments: [{ url: "https://llm.example/v1", api_key: "[redacted]", apiKeyEnv: "REMOTE_KEY" }],
+      password: "[redacted]",
+      clientSecret: "[redacted]",
+      max_tokens: 5,
+    });
+  });
+
   it("truncates absurd nesting instead of recursing without bound", () => {
     let deep: unknown = "x@y.com";
     for (let i = 0; i < 100; i++) deep = [deep];

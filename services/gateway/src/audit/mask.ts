@@ -21,13 +21,40 @@ export function maskSensitive(text: string): string {
 
 const MAX_DEPTH = 32;
 
-/** `maskSensitive` over every string (keys included) of a JSON-like value. */
+/** Last words of field names whose value is a credential whatever it looks like. */
+const SECRET_WORDS = new Set([
+  "key",
+  "secret",
+  "token",
+  "password",
+  "passwd",
+  "authorization",
+  "credentials",
+]);
+
+/** `api_key`, `apiKey`, `client-secret`, `access_token`, `password` — not `max_tokens` or `keyId`. */
+function isSecretField(name: string): boolean {
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  return SECRET_WORDS.has(words.at(-1) ?? "");
+}
+
+/**
+ * `maskSensitive` over every string (keys included) of a JSON-like value; the whole value of a
+ * field named like a credential is redacted.
+ */
 export function maskDeep(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return maskSensitive(value);
   if (value === null || typeof value !== "object") return value;
   if (depth >= MAX_DEPTH) return "[truncated]";
   if (Array.isArray(value)) return value.map((v) => maskDeep(v, depth + 1));
   return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [maskSensitive(k), maskDeep(v, depth + 1)]),
+    Object.entries(value).map(([k, v]) => [
+      maskSensitive(k),
+      isSecretField(k) && v !== null && v !== undefined ? "[redacted]" : maskDeep(v, depth + 1),
+    ]),
   );
 }

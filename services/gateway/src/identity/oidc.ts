@@ -86,6 +86,9 @@ export function createOidcVerifier(opts: OidcOptions, keys?: JWTVerifyGetKey): O
         issuer: opts.issuer,
         audience: opts.audience,
         clockTolerance: 5,
+        // A token without a subject would merge its holders into one identity; one without an
+        // expiry would never expire.
+        requiredClaims: ["sub", "exp"],
       }));
     } catch (err) {
       throw toAuthError(err);

@@ -12,11 +12,19 @@ export const teamName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "1-64 letters, digits, '_', '.' or '-', starting alphanumeric");
 
+const INT32_MAX = 2 ** 31 - 1;
+
 /** Limit fields shared by keys and teams; omitted or null means no limit. */
 export const limitFields = {
-  rpm: z.number().int().min(1).nullish(),
-  tpm: z.number().int().min(1).nullish(),
-  budget_usd: z.number().min(0).max(1e12).nullish(),
+  // Bounded by the columns that store them (integer; numeric(18,6)): out of range is a 400, not a 500.
+  rpm: z.number().int().min(1).max(INT32_MAX).nullish(),
+  tpm: z.number().int().min(1).max(INT32_MAX).nullish(),
+  budget_usd: z
+    .number()
+    .min(0)
+    .lt(1e12)
+    .refine((v) => Math.abs(v * 1e6 - Math.round(v * 1e6)) < 1e-6, "at most 6 decimals")
+    .nullish(),
   budget_period: z.enum(["daily", "monthly"]).nullish(),
 };
 
