@@ -18,6 +18,7 @@ import { adminModelRoutes } from "./routes/admin-models.js";
 import { adminTeamRoutes } from "./routes/admin-teams.js";
 import { openaiRoutes } from "./routes/openai.js";
 import { platformRoutes } from "./routes/platform.js";
+import { statusRoutes } from "./routes/status.js";
 import { usageRoutes } from "./routes/usage.js";
 
 declare module "fastify" {
@@ -165,6 +166,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   }
   if (deps.audit) adminAuditRoutes(app, { audit: deps.audit });
   platformRoutes(app, { ...deps, reasoningTimeoutMs: deps.generationTimeoutMs });
+  statusRoutes(app, deps);
   usageRoutes(app, { ...deps, exportTimeoutMs: deps.exportTimeoutMs ?? deps.generationTimeoutMs });
   return app;
 }

@@ -75,7 +75,7 @@ const solveBody = z.object({
 const jobQuery = z.object({ namespace: z.string().optional() });
 
 export function platformRoutes(app: FastifyInstance, deps: Deps): void {
-  const { rag, training, monitoring } = deps.upstreams;
+  const { rag, training } = deps.upstreams;
   // Upstream calls end when the client disconnects.
   const unary = (request: FastifyRequest, reply: FastifyReply, deadlineMs = deps.upstreamTimeoutMs) => ({
     deadlineMs,
@@ -342,29 +342,4 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     );
     return jobJson(res.job);
   });
-
-  app.get(
-    "/v1/status",
-    needs("status:read", { summary: "Fleet health and usage totals" }),
-    async (request, reply) => {
-      const res = await callUnary(monitoring.fleetStatus.bind(monitoring), {}, unary(request, reply));
-      return {
-        healthy: res.healthy,
-        checked_at: new Date(res.checkedUnixMs).toISOString(),
-        components: res.components.map((c) => ({
-          name: c.name,
-          kind: c.kind,
-          target: c.target,
-          healthy: c.healthy,
-          detail: c.detail,
-          latency_ms: c.latencyMs,
-        })),
-        usage: {
-          requests: res.usage?.requests ?? 0,
-          prompt_tokens: res.usage?.promptTokens ?? 0,
-          completion_tokens: res.usage?.completionTokens ?? 0,
-        },
-      };
-    },
-  );
 }
