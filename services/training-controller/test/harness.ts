@@ -142,6 +142,7 @@ export function snapshot(
     jobs: () => jobs,
     podsOf: (ns, job) =>
       pods.filter((p) => p.metadata?.namespace === ns && p.metadata?.labels?.[LABEL_JOB] === job),
+    jobPods: () => pods.filter((p) => p.metadata?.labels?.[LABEL_JOB] !== undefined),
     serviceExists: (ns, name) =>
       services.some((s) => s.metadata?.namespace === ns && s.metadata?.name === name),
     nodes: () => nodes,

@@ -50,48 +50,87 @@ export function queueOrder(a: Demand, b: Demand): number {
   return b.priority - a.priority || a.created - b.created || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
 
-type Free = Map<string, number>;
+/**
+ * Free GPUs per schedulable node, also grouped by how many are free, so placing a job without a node
+ * selector costs O(distinct free counts + pods) instead of a sort of every node.
+ */
+class Pool {
+  private readonly free = new Map<string, number>();
+  private readonly levels = new Map<number, Set<string>>();
 
-function freeGpus(nodes: NodeCapacity[], used: GpuUse[]): Free {
-  const free: Free = new Map(nodes.filter((n) => n.schedulable).map((n) => [n.name, n.allocatableGpus]));
-  for (const u of used) {
-    if (u.nodeName !== undefined && free.has(u.nodeName)) {
-      free.set(u.nodeName, free.get(u.nodeName)! - u.gpus);
+  constructor(
+    private readonly nodes: NodeCapacity[],
+    used: GpuUse[],
+  ) {
+    for (const n of nodes) if (n.schedulable) this.set(n.name, n.allocatableGpus);
+    for (const u of used) {
+      const left = u.nodeName === undefined ? undefined : this.free.get(u.nodeName);
+      if (left !== undefined) this.set(u.nodeName!, left - u.gpus);
     }
   }
-  return free;
-}
 
-function candidates(free: Free, nodes: NodeCapacity[], selector?: Record<string, string>): string[] {
-  return nodes.filter((n) => free.has(n.name) && matches(n.labels, selector)).map((n) => n.name);
-}
-
-/** Places `count` pods of `gpus` each, most-free node first; on success the GPUs are taken from `free`. */
-function place(free: Free, names: string[], count: number, gpus: number): boolean {
-  const trial = new Map(names.map((n) => [n, free.get(n)!]));
-  for (let i = 0; i < count; i++) {
-    const best = [...trial.entries()].sort((a, b) => b[1] - a[1])[0];
-    if (!best || best[1] < gpus) return false;
-    trial.set(best[0], best[1] - gpus);
+  private set(name: string, value: number): void {
+    const old = this.free.get(name);
+    if (old !== undefined) this.levels.get(old)?.delete(name);
+    this.free.set(name, value);
+    const level = this.levels.get(value) ?? new Set<string>();
+    level.add(name);
+    this.levels.set(value, level);
   }
-  for (const [n, left] of trial) free.set(n, left);
-  return true;
+
+  /** Schedulable nodes matching the selector; undefined stands for all of them (no selector). */
+  candidates(selector?: Record<string, string>): string[] | undefined {
+    if (!selector || Object.keys(selector).length === 0) return undefined;
+    return this.nodes.filter((n) => this.free.has(n.name) && matches(n.labels, selector)).map((n) => n.name);
+  }
+
+  count(names: string[] | undefined): number {
+    return names === undefined ? this.free.size : names.length;
+  }
+
+  available(names: string[] | undefined): number {
+    let total = 0;
+    for (const n of names ?? this.free.keys()) total += Math.max(0, this.free.get(n)!);
+    return total;
+  }
+
+  /** Most-free nodes first, so a gang packs onto few nodes. */
+  private byFree(names: string[] | undefined): Iterable<string> {
+    if (names !== undefined) return [...names].sort((a, b) => this.free.get(b)! - this.free.get(a)!);
+    const levels = [...this.levels.keys()].sort((a, b) => b - a);
+    return levels.flatMap((l) => [...this.levels.get(l)!]);
+  }
+
+  /** Places `count` pods of `gpus` each; with `commit` the GPUs are taken, otherwise only checked. */
+  place(names: string[] | undefined, count: number, gpus: number, commit = true): boolean {
+    if (gpus === 0) return true;
+    const taken: [string, number][] = [];
+    let left = count;
+    for (const n of this.byFree(names)) {
+      if (left === 0) break;
+      const fits = Math.min(left, Math.floor(this.free.get(n)! / gpus));
+      if (fits <= 0) break;
+      taken.push([n, fits]);
+      left -= fits;
+    }
+    if (left > 0) return false;
+    if (commit) for (const [n, pods] of taken) this.set(n, this.free.get(n)! - pods * gpus);
+    return true;
+  }
 }
 
-const sum = (free: Free, names: string[]) => names.reduce((s, n) => s + Math.max(0, free.get(n)!), 0);
-
-function decide(free: Free, nodes: NodeCapacity[], d: Demand): Admission {
-  const names = candidates(free, nodes, d.nodeSelector);
+function decide(pool: Pool, d: Demand, commit = true): Admission {
+  const names = pool.candidates(d.nodeSelector);
   const needed = d.numNodes * d.gpusPerNode;
-  if (names.length === 0) {
+  if (pool.count(names) === 0) {
     return {
       admit: false,
       reason: "NoMatchingNodes",
       message: "no schedulable node matches the nodeSelector",
     };
   }
-  const available = sum(free, names);
-  if (place(free, names, d.numNodes, d.gpusPerNode)) {
+  const available = pool.available(names);
+  if (pool.place(names, d.numNodes, d.gpusPerNode, commit)) {
     return { admit: true, message: `admitted: ${needed} GPUs on ${d.numNodes} nodes` };
   }
   const spread = available >= needed ? ` (no ${d.numNodes} nodes with ${d.gpusPerNode} free each)` : "";
@@ -102,10 +141,10 @@ function decide(free: Free, nodes: NodeCapacity[], d: Demand): Admission {
   };
 }
 
-function admitOne(free: Free, nodes: NodeCapacity[], d: Demand, blocker: string | undefined): Admission {
+function admitOne(pool: Pool, d: Demand, blocker: string | undefined): Admission {
   if (d.gpusPerNode === 0) return { admit: true, message: `admitted: ${d.numNodes} nodes without GPUs` };
-  if (blocker === undefined) return decide(free, nodes, d);
-  const wait = decide(new Map(free), nodes, d);
+  if (blocker === undefined) return decide(pool, d);
+  const wait = decide(pool, d, false);
   const message = `waiting behind ${blocker}${wait.admit ? "" : `; ${wait.message}`}`;
   return { admit: false, reason: "WaitingBehindHigherPriority", message };
 }
@@ -121,14 +160,14 @@ export function planAdmission(input: {
   reserved: GpuUse[];
   waiting: Demand[];
 }): Map<string, Admission> {
-  const free = freeGpus(input.nodes, input.used);
+  const pool = new Pool(input.nodes, input.used);
   for (const r of input.reserved) {
-    if (r.gpus > 0) place(free, candidates(free, input.nodes, r.nodeSelector), 1, r.gpus);
+    if (r.gpus > 0) pool.place(pool.candidates(r.nodeSelector), 1, r.gpus);
   }
   const out = new Map<string, Admission>();
   const blockedBy = new Map<string, string>();
   for (const d of [...input.waiting].sort(queueOrder)) {
-    const a = admitOne(free, input.nodes, d, blockedBy.get(d.queue ?? ""));
+    const a = admitOne(pool, d, blockedBy.get(d.queue ?? ""));
     out.set(d.key, a);
     if (!a.admit && d.gpusPerNode > 0) blockedBy.set(d.queue ?? "", blockedBy.get(d.queue ?? "") ?? d.key);
   }

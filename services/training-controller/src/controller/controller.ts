@@ -39,6 +39,8 @@ export class TrainingController {
   private readonly log: Logger;
   private running?: Promise<void>;
   private leading = false;
+  /** See ReconcilerOptions.worldVersion. */
+  private worldVersion = 0;
 
   constructor(private readonly opts: ControllerOptions) {
     this.log = opts.logger.child({ component: "training-controller" });
@@ -64,6 +66,7 @@ export class TrainingController {
       podOptions: opts.podOptions,
       publish: opts.publish,
       metrics,
+      worldVersion: () => this.worldVersion,
     });
   }
 
@@ -148,17 +151,28 @@ export class TrainingController {
 
   private onChange({ kind, verb, object }: Change): void {
     const ns = object.metadata?.namespace ?? "";
+    const job = object.metadata?.labels?.[LABEL_JOB];
     if (kind === "job") {
       this.queue.add(jobKey(ns, object.metadata?.name ?? ""));
-      const phase = (object as { status?: { phase?: string } }).status?.phase;
+      const { status, metadata } = object as { status?: { phase?: string; observedGeneration?: number } } & {
+        metadata?: { generation?: number; deletionTimestamp?: unknown };
+      };
+      const phase = status?.phase;
       // A new job may go ahead of waiting ones; a finished, deleted or suspended one frees capacity.
-      if (verb !== "update" || isFinished(phase) || phase === "Suspended") this.enqueueWaiting();
+      const freed = verb !== "update" || isFinished(phase) || phase === "Suspended";
+      const respecced =
+        metadata?.generation !== status?.observedGeneration || metadata?.deletionTimestamp !== undefined;
+      if (freed || respecced) this.changed();
     } else if (kind === "pod" || kind === "service") {
-      const job = object.metadata?.labels?.[LABEL_JOB];
       if (job) this.queue.add(jobKey(ns, job));
-    } else if (kind === "node" || verb === "delete") {
-      // A node changed or a pod stopped holding its resources: capacity may have been freed.
-      this.enqueueWaiting();
+    } else if (kind === "node" || verb === "delete" || (verb === "add" && !job)) {
+      // A node changed, a pod stopped holding resources, or another workload's pod took some.
+      this.changed();
     }
+  }
+
+  private changed(): void {
+    this.worldVersion++;
+    this.enqueueWaiting();
   }
 }

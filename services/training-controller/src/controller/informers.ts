@@ -148,6 +148,10 @@ export class Informers implements ClusterView {
     return this.podCache.list(namespace).filter((p) => p.metadata?.labels?.[LABEL_JOB] === job);
   }
 
+  jobPods(): readonly V1Pod[] {
+    return this.podCache.list();
+  }
+
   serviceExists(namespace: string, name: string): boolean {
     return this.serviceCache.get(name, namespace) !== undefined;
   }

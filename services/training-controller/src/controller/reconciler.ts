@@ -4,7 +4,7 @@ import { trainingJobSpec } from "../api/types.js";
 import { type Admission, type Demand, type GpuUse, planAdmission } from "./admission.js";
 import { type ClusterWriter, ConflictError } from "./kube.js";
 import type { ControllerMetrics } from "./metrics.js";
-import { jobKey, podName } from "./names.js";
+import { jobKey, LABEL_JOB, podName } from "./names.js";
 import { isActive, isFinished, type Plan, planJob } from "./plan.js";
 import { isTerminal, podAttempt } from "./pods.js";
 import {
@@ -27,6 +27,13 @@ export interface ReconcilerOptions {
   /** Publishes `training.job.<ns>.<name>.<phase>` on every phase change (NATS in production). */
   publish?: (subject: string, payload: unknown) => void;
   metrics?: ControllerMetrics;
+  /**
+   * Bumped by the caller whenever capacity or demand changes in a way this controller did not plan
+   * (nodes, foreign pods, jobs added, deleted, re-specced or finished). While it stays the same, one
+   * admission plan serves every waiting job: carrying it out does not change it. Without it, the plan
+   * is computed for each reconcile.
+   */
+  worldVersion?: () => number;
 }
 
 const MAX_CONFLICT_RETRIES = 5;
@@ -41,6 +48,8 @@ export interface ReconcileResult {
 export class Reconciler {
   /** Jobs as this controller last wrote them, until the job cache catches up. */
   private readonly written = new Map<string, StoredJob>();
+  private readonly specs = new Map<string, { generation: unknown; spec: StoredJob["spec"] }>();
+  private plan?: { version: number; decisions: Map<string, Admission> };
   private readonly now: () => Date;
   private readonly log: Logger;
 
@@ -55,7 +64,18 @@ export class Reconciler {
     const mine = this.written.get(key);
     const latest = mine && mine.metadata.uid === job.metadata.uid && rv(mine) > rv(job) ? mine : job;
     if (latest === job) this.written.delete(key);
-    return { ...latest, spec: trainingJobSpec.parse(latest.spec) };
+    return { ...latest, spec: this.spec(latest) };
+  }
+
+  /** Defaults applied once per spec generation: parsing every job on every admission adds up. */
+  private spec(job: StoredJob): StoredJob["spec"] {
+    const uid = job.metadata.uid;
+    const cached = this.specs.get(uid);
+    if (cached && cached.generation === job.metadata.generation && cached.generation !== undefined)
+      return cached.spec;
+    const spec = trainingJobSpec.parse(job.spec);
+    this.specs.set(uid, { generation: job.metadata.generation, spec });
+    return spec;
   }
 
   private jobs(): StoredJob[] {
@@ -69,6 +89,8 @@ export class Reconciler {
     try {
       const cached = this.opts.view.job(namespace, name);
       if (!cached) {
+        const gone = this.written.get(key)?.metadata.uid;
+        if (gone) this.specs.delete(gone);
         this.written.delete(key);
         return {};
       }
@@ -126,22 +148,34 @@ export class Reconciler {
     return fresh;
   }
 
+  /** Deletions first (a restart needs the names free), then everything to create, concurrently. */
   private async act(job: StoredJob, plan: Plan): Promise<void> {
     const { writer } = this.opts;
-    const log = this.log.child({ job: jobKey(job.metadata.namespace, job.metadata.name) });
-    for (const pod of plan.deletePods) {
-      await writer.deletePod(job.metadata.namespace, pod);
-      log.info({ pod }, "Deleted pod");
-    }
-    if (plan.createService) {
-      await writer.createService(buildService(job));
-      log.info({ service: job.metadata.name }, "Created headless service");
-    }
+    const { namespace, name } = job.metadata;
+    const log = this.log.child({ job: jobKey(namespace, name) });
+    await Promise.all(
+      plan.deletePods.map(async (pod) => {
+        await writer.deletePod(namespace, pod);
+        log.info({ pod }, "Deleted pod");
+      }),
+    );
     const attempt = plan.status.restarts ?? 0;
-    for (const index of plan.createPods) {
-      await writer.createPod(buildPod(job, index, attempt, this.opts.podOptions ?? defaultPodOptions));
-      log.info({ pod: podName(job.metadata.name, index), attempt }, "Created pod");
-    }
+    const podOptions = this.opts.podOptions ?? defaultPodOptions;
+    await Promise.all([
+      plan.createService &&
+        writer
+          .createService(buildService(job))
+          .then(() => log.info({ service: name }, "Created headless service")),
+      ...plan.createPods.map(async (index) => {
+        await writer.createPod(buildPod(job, index, attempt, podOptions));
+        log.info({ pod: podName(name, index), attempt }, "Created pod");
+      }),
+      ...plan.events.map((event) =>
+        writer.recordEvent(job, event).catch((err) => {
+          log.warn({ err, reason: event.reason }, "Failed to record a Kubernetes event");
+        }),
+      ),
+    ]);
     if (plan.deleteJob) {
       await writer.deleteJob(job);
       log.info("Deleted finished job after its TTL");
@@ -149,11 +183,6 @@ export class Reconciler {
   }
 
   private async announce(job: StoredJob, before: string | undefined, plan: Plan): Promise<void> {
-    for (const event of plan.events) {
-      await this.opts.writer.recordEvent(job, event).catch((err) => {
-        this.log.warn({ err, reason: event.reason }, "Failed to record a Kubernetes event");
-      });
-    }
     const phase = plan.status.phase;
     if (!phase || phase === before) return;
     const { namespace, name, uid } = job.metadata;
@@ -176,35 +205,49 @@ export class Reconciler {
 
   /** Admission is decided for every waiting job at once so that queue order holds across jobs. */
   private admission(job: StoredJob): Admission | undefined {
-    const jobs = this.jobs();
+    const key = jobKey(job.metadata.namespace, job.metadata.name);
+    const version = this.opts.worldVersion?.();
+    if (version === undefined || this.plan?.version !== version || !this.plan.decisions.has(key)) {
+      this.plan = { version: version ?? -1, decisions: this.planAll() };
+    }
+    return this.plan.decisions.get(key);
+  }
+
+  private planAll(): Map<string, Admission> {
+    const byJob = new Map<string, V1Pod[]>();
+    for (const p of this.opts.view.jobPods()) {
+      const k = jobKey(p.metadata?.namespace ?? "", p.metadata?.labels?.[LABEL_JOB] ?? "");
+      const list = byJob.get(k);
+      if (list) list.push(p);
+      else byJob.set(k, [p]);
+    }
     const waiting: Demand[] = [];
     const reserved: GpuUse[] = [];
-    for (const j of jobs) {
+    for (const j of this.jobs()) {
       const phase = j.status?.phase;
       if (j.metadata.deletionTimestamp || isFinished(phase)) continue;
-      if (isActive(phase)) reserved.push(...this.unboundPods(j));
+      const pods = byJob.get(jobKey(j.metadata.namespace, j.metadata.name)) ?? [];
+      if (isActive(phase)) reserved.push(...unboundPods(j, pods));
       else if (!j.spec.suspend) waiting.push(demand(j));
     }
-    const plan = planAdmission({
+    return planAdmission({
       nodes: this.opts.view.nodes().map(nodeCapacity),
       used: this.opts.view.activePods().map(gpuUse),
       reserved,
       waiting,
     });
-    return plan.get(jobKey(job.metadata.namespace, job.metadata.name));
   }
+}
 
-  /** An active job's pods not yet bound to a node still hold their GPUs. */
-  private unboundPods(job: StoredJob): GpuUse[] {
-    const gpus = gpusPerNode(job);
-    if (gpus === 0) return [];
-    const attempt = job.status?.restarts ?? 0;
-    const bound = this.podsOf(job).filter(
-      (p) => podAttempt(p) === attempt && !isTerminal(p) && p.spec?.nodeName,
-    );
-    const missing = Math.max(0, job.spec.numNodes - bound.length);
-    return Array.from({ length: missing }, () => ({ gpus, nodeSelector: job.spec.nodeSelector }));
-  }
+/** An active job's pods of its current attempt not yet bound to a node still hold their GPUs. */
+function unboundPods(job: StoredJob, pods: V1Pod[]): GpuUse[] {
+  const gpus = gpusPerNode(job);
+  if (gpus === 0) return [];
+  const attempt = job.status?.restarts ?? 0;
+  const owned = pods.filter((p) => p.metadata?.ownerReferences?.some((r) => r.uid === job.metadata.uid));
+  const bound = owned.filter((p) => podAttempt(p) === attempt && !isTerminal(p) && p.spec?.nodeName);
+  const missing = Math.max(0, job.spec.numNodes - bound.length);
+  return Array.from({ length: missing }, () => ({ gpus, nodeSelector: job.spec.nodeSelector }));
 }
 
 function demand(job: StoredJob): Demand {

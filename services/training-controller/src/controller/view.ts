@@ -11,6 +11,8 @@ export interface ClusterView {
   jobs(): readonly StoredJob[];
   /** Pods labelled with the job's name, terminal ones included. */
   podsOf(namespace: string, job: string): readonly V1Pod[];
+  /** Every pod labelled with some job's name. */
+  jobPods(): readonly V1Pod[];
   serviceExists(namespace: string, name: string): boolean;
   nodes(): readonly V1Node[];
   /** Every pod in the cluster that still holds resources (not Succeeded or Failed). */
