@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { childTrace, type Logger, parseTraceparent, type TraceContext, withTrace } from "@sloughgpt/runtime";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from "fastify";
 import type { AuditLog } from "./audit/log.js";
 import { maskDeep } from "./audit/mask.js";
 import type { Upstreams } from "./clients.js";
@@ -46,8 +51,8 @@ export interface AppDeps {
   audit?: AuditLog;
   /** Log request bodies, masked (LOG_PROMPTS). */
   logPrompts?: boolean;
-  /** Client address from X-Forwarded-For (TRUST_PROXY). */
-  trustProxy?: boolean;
+  /** Which X-Forwarded-For hops to believe for the client address (TRUST_PROXY). */
+  trustProxy?: boolean | number | string[];
   /** Budgets and rate limits on model requests; without it none are enforced. */
   gate?: RequestGate;
   /** Bounds one usage export call; default: generationTimeoutMs. */
@@ -73,7 +78,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       return logger.child({ ...bindings, trace_id: trace.traceId }, opts);
     },
     bodyLimit: deps.bodyLimit,
-    trustProxy: deps.trustProxy ?? false,
+    trustProxy: (deps.trustProxy ?? false) as FastifyServerOptions["trustProxy"],
     // One access line per request (below) instead of fastify's two: logging is a measurable share of
     // the gateway's work per request.
     disableRequestLogging: true,

@@ -45,8 +45,31 @@ export const configSchema = z
     SPEND_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(250),
     /** Log request bodies (prompts), with emails, phone numbers and keys masked. */
     LOG_PROMPTS: boolish(false),
-    /** Take the client address from X-Forwarded-For (behind an ingress), for the audit log. */
-    TRUST_PROXY: boolish(false),
+    /**
+     * Which X-Forwarded-For hops to believe for the client address (audit log): `false` (none, the
+     * default), a number of proxies in front of the gateway (`1` behind one ingress), or a
+     * comma-separated list of proxy addresses/CIDRs. `true` believes every hop, so any client can
+     * name its own address: only for a proxy that overwrites the header.
+     */
+    TRUST_PROXY: z
+      .string()
+      .default("false")
+      .transform((v, ctx): boolean | number | string[] => {
+        const t = v.trim().toLowerCase();
+        if (t === "false" || t === "" || t === "0") return false;
+        if (t === "true") return true;
+        if (/^\d+$/.test(t)) return Number(t);
+        const list = t
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean);
+        if (list.every((x) => /^[0-9a-f:.]+(\/\d{1,3})?$/.test(x))) return list;
+        ctx.addIssue({
+          code: "custom",
+          message: "expected false, true, a hop count or a list of addresses/CIDRs",
+        });
+        return z.NEVER;
+      }),
     /** Largest request body accepted. */
     BODY_LIMIT_BYTES: z.coerce
       .number()
