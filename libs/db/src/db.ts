@@ -25,13 +25,26 @@ export async function openDatabase(opts: {
   url?: string | undefined;
   dataDir?: string;
   maxConnections?: number;
+  /** A server that does not complete a connection within this fails the query (default 5 s). */
+  connectTimeoutMs?: number;
+  /** A query without an answer within this fails (default 60 s): a hung server is an error, not a wait. */
+  queryTimeoutMs?: number;
 }): Promise<Db> {
-  if (opts.url) return openPool(opts.url, opts.maxConnections ?? 10);
+  if (opts.url) {
+    return openPool(opts.url, {
+      max: opts.maxConnections ?? 10,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+      query_timeout: opts.queryTimeoutMs ?? 60_000,
+    });
+  }
   return openPglite(opts.dataDir ?? "memory://");
 }
 
-function openPool(url: string, max: number): Db {
-  const pool = new pg.Pool({ connectionString: url, max });
+function openPool(
+  url: string,
+  limits: { max: number; connectionTimeoutMillis: number; query_timeout: number },
+): Db {
+  const pool = new pg.Pool({ connectionString: url, ...limits });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on("error", () => undefined);
   const q: Queryable = {

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { jest } from "@jest/globals";
 import { type Db, type Migration, migrate, openDatabase } from "@sloughgpt/db";
 import { createTestDatabase, type TestDatabase } from "@sloughgpt/testing";
@@ -188,5 +189,24 @@ describe("migrate on a Postgres server shared by replicas", () => {
     expect(await appliedIds(first, schema)).toEqual(["0001_ledger", "0002_opening_entry", "0003_slow"]);
     const { rows } = await first.query(`SELECT note FROM ${schema}.ledger`);
     expect(rows).toEqual([{ note: "opening" }]);
+  });
+});
+
+describe("a Postgres server that stops answering", () => {
+  it("fails the query within the connect timeout instead of hanging", async () => {
+    // Accepts connections and never says a word, like a server behind a network partition.
+    const sockets: Socket[] = [];
+    const silent = createServer((s) => void sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const { port } = silent.address() as AddressInfo;
+    const db = await openDatabase({ url: `postgres://u@127.0.0.1:${port}/db`, connectTimeoutMs: 300 });
+    try {
+      // Without the timeout this would wait for the test's own limit and fail there.
+      await expect(db.query("SELECT 1")).rejects.toThrow(/timeout/i);
+    } finally {
+      await db.close();
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
   });
 });
