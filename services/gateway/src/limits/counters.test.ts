@@ -1,4 +1,4 @@
-import { Counters } from "./counters.js";
+import { CounterContentionError, Counters } from "./counters.js";
 import type { Op } from "./decide.js";
 import { MemoryStore } from "./memory-store.js";
 import type { CounterStore } from "./store.js";
@@ -112,6 +112,21 @@ describe("Counters", () => {
     await alone;
     expect(calls.writes).toBe(writes + 2);
     expect((await store.read("k.a.1")).usage.requests).toBe(2);
+  });
+
+  it("gives up with CounterContentionError on a key other writers keep winning", async () => {
+    const store = new MemoryStore(120_000);
+    let writes = 0;
+    const alwaysLoses: CounterStore = {
+      read: (key) => store.read(key),
+      write: async () => {
+        writes++;
+        return undefined;
+      },
+    };
+    const counters = new Counters(alwaysLoses);
+    await expect(counters.apply("k.a.1", 1, reserve(10))).rejects.toBeInstanceOf(CounterContentionError);
+    expect(writes).toBe(32);
   });
 
   it("forgets idle counters of past windows", async () => {

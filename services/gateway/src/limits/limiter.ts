@@ -2,7 +2,7 @@ import type { KV } from "@nats-io/kv";
 import type { Bus } from "@sloughgpt/bus";
 import type { Logger } from "@sloughgpt/runtime";
 import { z } from "zod";
-import { Counters } from "./counters.js";
+import { CounterContentionError, Counters } from "./counters.js";
 import { RateLimiterUnavailableError } from "./errors.js";
 import { rateLimitHeaders } from "./headers.js";
 import { bindCounterBucket, COUNTER_TTL_MS, KvCounterStore } from "./kv-store.js";
@@ -146,6 +146,13 @@ export class RateLimiter {
         this.recovered();
         return this.answer(outcome, claim, shared, now);
       } catch (err) {
+        // Replicas fighting over one hot counter is load, not an outage: refuse this request as
+        // unavailable (retryable) rather than leave the shared counters for retryMs, which would
+        // count the rest of the window on this replica's own, empty ones.
+        if (err instanceof CounterContentionError) {
+          for (const s of scopes) this.report({ outcome: "unavailable", kind: s.kind, counters: "shared" });
+          throw new RateLimiterUnavailableError({ cause: err });
+        }
         this.failed(err);
       }
     }
