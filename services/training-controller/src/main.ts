@@ -23,7 +23,11 @@ const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "training-controller", level: config.LOG_LEVEL });
 
 /** The Kubernetes backend: informers, reconcile, leader election; phase events go to NATS. */
-async function startController(host: ServiceHost, config: Config, registry: Registry): Promise<KubeConfig> {
+async function startController(
+  host: ServiceHost,
+  config: Config,
+  registry: Registry,
+): Promise<{ kc: KubeConfig; controller: TrainingController }> {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const bus = await connectBus({
@@ -54,7 +58,7 @@ async function startController(host: ServiceHost, config: Config, registry: Regi
   });
   await controller.start();
   host.defer("controller", () => controller.stop({ release: true }));
-  return kc;
+  return { kc, controller };
 }
 
 function startLocal(host: ServiceHost): LocalJobCluster {
@@ -65,8 +69,9 @@ function startLocal(host: ServiceHost): LocalJobCluster {
 
 await runMain(logger, async (host) => {
   const metrics = createMetrics("training-controller");
-  const kc =
+  const k8s =
     config.BACKEND === "kubernetes" ? await startController(host, config, metrics.registry) : undefined;
+  const kc = k8s?.kc;
   const cluster = kc ? new KubeJobCluster(kc) : config.BACKEND === "local" ? startLocal(host) : undefined;
   const db = await openDatabase({
     url: config.DATABASE_URL,
@@ -95,6 +100,13 @@ await runMain(logger, async (host) => {
         }),
       },
     ],
-    checks: { postgres: async () => void (await db.query("SELECT 1")) },
+    checks: {
+      postgres: async () => void (await db.query("SELECT 1")),
+      ...(k8s && {
+        kubernetes: async () => {
+          if (!k8s.controller.informers.synced()) throw new Error("the informer caches are not filled yet");
+        },
+      }),
+    },
   });
 });

@@ -200,6 +200,22 @@ describe("the running controller", () => {
   });
 });
 
+describe("start-up", () => {
+  test("waits until every cache has listed, retrying failed lists, before it acts", async () => {
+    published = [];
+    cluster = await new Cluster().start([{ name: "gpu-0", gpus: 8 }]);
+    await cluster.submit("early", { resourcesPerNode: { limits: { "nvidia.com/gpu": 8 } } });
+    cluster.server.failNext({ method: "GET", path: /\/api\/v1\/nodes$/, times: 2 });
+    controller = await startController({ watchRestartMs: 10 });
+    expect(controller.informers.synced()).toBe(true);
+    // Had it acted on an empty node cache, the job would have been queued as unplaceable first.
+    expect((await cluster.untilPhase("early", "Running")).conditions?.map((c) => c.type)).toEqual([
+      "Admitted",
+      "Running",
+    ]);
+  });
+});
+
 describe("leader election", () => {
   test("only the lease holder acts; when it dies the standby takes over once the lease expires", async () => {
     published = [];

@@ -144,6 +144,7 @@ export class FakeKubeApiServer {
   readonly store: FakeStore;
   private readonly server: Server;
   private readonly watches = new Set<ServerResponse>();
+  private readonly faults: { method: string; path: RegExp; times: number; code: number }[] = [];
   private address = "";
 
   constructor(opts: FakeKubeApiServerOptions = {}) {
@@ -175,6 +176,18 @@ export class FakeKubeApiServer {
     };
   }
 
+  /** Answers the next `times` matching requests with `code` (a Status body), as an overloaded apiserver. */
+  failNext(fault: { method: string; path: RegExp; times: number; code?: number }): void {
+    this.faults.push({ code: 500, ...fault });
+  }
+
+  private injectedFault(req: IncomingMessage, pathname: string): ApiError | undefined {
+    const fault = this.faults.find((f) => f.times > 0 && f.method === req.method && f.path.test(pathname));
+    if (!fault) return undefined;
+    fault.times--;
+    return new ApiError(fault.code, "InternalError", "injected failure");
+  }
+
   /** Ends every open watch, as a dropped connection or an apiserver restart would. */
   closeWatches(): void {
     for (const res of this.watches) res.end();
@@ -200,6 +213,8 @@ export class FakeKubeApiServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fake");
+    const fault = this.injectedFault(req, url.pathname);
+    if (fault) throw fault;
     const r = route(this.store, url.pathname);
     const body = (await readBody(req)) as KubeObject | undefined;
     if (req.method === "GET") this.read(res, r, url.searchParams);

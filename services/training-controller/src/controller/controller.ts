@@ -23,6 +23,8 @@ export interface ControllerOptions {
   pendingTimeoutSeconds?: number;
   podOptions?: PodOptions;
   publish?: (subject: string, payload: unknown) => void;
+  /** Delay before a failed list or watch is retried (default 1 s). */
+  watchRestartMs?: number;
   /** Without it this replica acts alone (a single replica, or tests). */
   leaderElection?: Omit<LeaderOptions, "logger" | "now">;
 }
@@ -50,6 +52,7 @@ export class TrainingController {
       logger: this.log,
       signal: this.stopping.signal,
       onChange: (c) => this.onChange(c),
+      restartDelayMs: opts.watchRestartMs,
     });
     const metrics = opts.registry
       ? createControllerMetrics(opts.registry, {

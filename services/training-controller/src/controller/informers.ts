@@ -45,6 +45,8 @@ export class Informers implements ClusterView {
       logger: Logger;
       onChange: (c: Change) => void;
       signal: AbortSignal;
+      /** Delay before a failed list or watch is started again. */
+      restartDelayMs?: number;
     },
   ) {
     const core = kc.makeApiClient(CoreV1Api);
@@ -120,16 +122,28 @@ export class Informers implements ClusterView {
       this.opts.logger.warn({ err, kind }, "Lost a watch; restarting it");
       const timer = setTimeout(() => {
         if (!this.opts.signal.aborted) cache.start().catch(() => undefined);
-      }, RESTART_DELAY_MS);
+      }, this.opts.restartDelayMs ?? RESTART_DELAY_MS);
       timer.unref();
     });
     this.caches.push(cache as unknown as ListWatch<KubernetesObject>);
     return cache;
   }
 
-  /** Lists everything and starts the watches; resolves once every cache holds a full list. */
+  /**
+   * Lists everything and starts the watches; resolves once every cache holds a full list (a failed
+   * list is retried), so the controller never decides from an empty view. Rejects if the signal aborts.
+   */
   async start(): Promise<void> {
     await Promise.all(this.caches.map((c) => c.start()));
+    while (this.caches.some((c) => c.latestResourceVersion() === "")) {
+      if (this.opts.signal.aborted) throw new Error("stopped before the caches were filled");
+      await new Promise((resolve) => setTimeout(resolve, this.opts.restartDelayMs ?? RESTART_DELAY_MS));
+    }
+  }
+
+  /** Whether every cache has listed once (for readiness). */
+  synced(): boolean {
+    return this.caches.every((c) => c.latestResourceVersion() !== "");
   }
 
   async stop(): Promise<void> {
