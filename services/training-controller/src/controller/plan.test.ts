@@ -191,6 +191,19 @@ describe("planJob", () => {
     expect(late.deletePods).toEqual(["llm-node-0", "llm-node-1"]);
   });
 
+  test("an admitted job whose pods cannot be created is released after the timeout instead of waiting forever", async () => {
+    const admittedAt = "2026-01-01T00:40:00Z";
+    const status: TrainingJobStatus = {
+      phase: "Admitted",
+      conditions: [{ type: "Admitted", status: "True", reason: "Admitted", lastTransitionTime: admittedAt }],
+    };
+    const early = planJob(input(status, (j) => [pod(j, 0, "Running")], { pendingTimeoutSeconds: 1800 }));
+    expect([early.status.phase, early.createPods, early.requeueAfterMs]).toEqual(["Admitted", [1], 600_000]);
+    const late = planJob(input(status, (j) => [pod(j, 0, "Running")], { pendingTimeoutSeconds: 1200 }));
+    expect(late.status.phase).toBe("Queued");
+    expect(late.deletePods).toEqual(["llm-node-0"]);
+  });
+
   test("a finished job deletes pods still running and keeps the others for their logs", () => {
     const status: TrainingJobStatus = { phase: "Failed", completionTime: now.toISOString() };
     const plan = planJob(input(status, (j) => [pod(j, 0, "Running"), pod(j, 1, { exit: 1 })]));

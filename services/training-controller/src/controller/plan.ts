@@ -223,12 +223,27 @@ function firstFailure(b: Builder, current: V1Pod[]): Termination | undefined {
   return undefined;
 }
 
+/**
+ * When the gang has waited too long to start: its oldest unscheduled pod, or, when some pods could not
+ * even be created (quota, a refused spec), the time it was admitted. Undefined when nothing waits.
+ */
+function waitingSince(b: Builder, current: V1Pod[]): number | undefined {
+  const { now, job } = b.input;
+  const times = current
+    .filter(isUnscheduled)
+    .map((p) => new Date(p.metadata?.creationTimestamp ?? now).getTime());
+  if (current.length < job.spec.numNodes) {
+    const admitted = b.status.conditions?.find((c) => c.type === ConditionType.Admitted)?.lastTransitionTime;
+    if (admitted) times.push(new Date(admitted).getTime());
+  }
+  return times.length === 0 ? undefined : Math.min(...times);
+}
+
 function releaseIfStuck(b: Builder, current: V1Pod[]): boolean {
   const { now, pendingTimeoutSeconds } = b.input;
-  const stuck = current.filter(isUnscheduled);
-  if (stuck.length === 0) return false;
-  const oldest = Math.min(...stuck.map((p) => new Date(p.metadata?.creationTimestamp ?? now).getTime()));
-  const left = pendingTimeoutSeconds - seconds(new Date(oldest), now);
+  const since = waitingSince(b, current);
+  if (since === undefined) return false;
+  const left = pendingTimeoutSeconds - seconds(new Date(since), now);
   if (left > 0) {
     b.requeueAfter(left * 1000);
     return false;
@@ -236,7 +251,7 @@ function releaseIfStuck(b: Builder, current: V1Pod[]): boolean {
   b.deleteAll(current);
   b.status.nodes = [];
   delete b.status.startTime;
-  b.status.admission = `released: pods unschedulable for ${pendingTimeoutSeconds}s`;
+  b.status.admission = `released: the gang did not start within ${pendingTimeoutSeconds}s`;
   b.transition("Queued", { reason: Reason.Unschedulable, message: b.status.admission }, true);
   return true;
 }
