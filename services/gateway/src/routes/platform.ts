@@ -73,6 +73,9 @@ const solveBody = z.object({
   max_tokens: z.number().int().min(1).max(8192).optional(),
 });
 const jobQuery = z.object({ namespace: z.string().optional() });
+const jobAction = z.object({
+  target: z.string().regex(/^[^:]+:(suspend|resume)$/, "must be <name>:suspend or <name>:resume"),
+});
 
 export function platformRoutes(app: FastifyInstance, deps: Deps): void {
   const { rag, training } = deps.upstreams;
@@ -299,6 +302,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
           phase: string;
           createdUnix: number;
           manifestJson: string;
+          statusJson: string;
         }
       | undefined,
   ) =>
@@ -309,6 +313,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       phase: j.phase,
       created: j.createdUnix,
       manifest: JSON.parse(j.manifestJson) as unknown,
+      status: JSON.parse(j.statusJson || "{}") as unknown,
     };
 
   app.post("/v1/training/jobs", needs("training:write"), async (request, reply) => {
@@ -337,6 +342,33 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     const q = jobQuery.parse(request.query);
     const res = await callUnary(
       training.getJob.bind(training),
+      { namespace: q.namespace ?? "", name, team: request.principal.team },
+      unary(request, reply),
+    );
+    return jobJson(res.job);
+  });
+
+  app.delete("/v1/training/jobs/:name", needs("training:write"), async (request, reply) => {
+    const { name } = nameParam.parse(request.params);
+    const q = jobQuery.parse(request.query);
+    const namespace = q.namespace ?? "";
+    await callUnary(
+      training.deleteJob.bind(training),
+      { namespace, name, team: request.principal.team },
+      unary(request, reply),
+    );
+    return { name, namespace, deleted: true };
+  });
+
+  // Custom methods, `POST /v1/training/jobs/{name}:suspend` and `:resume` (one route: the router
+  // cannot tell two `:name:<verb>` patterns apart).
+  app.post("/v1/training/jobs/:target", needs("training:write"), async (request, reply) => {
+    const { target } = jobAction.parse(request.params);
+    const [name, verb] = target.split(":") as [string, "suspend" | "resume"];
+    const q = jobQuery.parse(request.query);
+    const method = verb === "suspend" ? training.suspendJob : training.resumeJob;
+    const res = await callUnary(
+      method.bind(training),
       { namespace: q.namespace ?? "", name, team: request.principal.team },
       unary(request, reply),
     );
