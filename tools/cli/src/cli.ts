@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { CliError, loadCredentials, saveCredentials } from "./config.js";
 import { json, table } from "./format.js";
@@ -24,6 +25,8 @@ export const USAGE = `sloughgpt — the SloughGPT command line
   sloughgpt keys list
   sloughgpt keys revoke <id>
   sloughgpt usage [--group-by team|key|model] [--from yyyy-mm-dd] [--to yyyy-mm-dd]
+  sloughgpt train submit -f job.yaml                 submit a TrainingJob manifest (YAML or JSON)
+  sloughgpt train list | get <name> | cancel <name> | suspend <name> | resume <name> [--namespace ns]
 
 Every command takes --json for machine-readable output. SLOUGHGPT_URL and SLOUGHGPT_API_KEY override the
 stored login; the login is kept in $SLOUGHGPT_CONFIG or ~/.config/sloughgpt/config.json (mode 0600).`;
@@ -179,6 +182,13 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await run(rest, io);
   },
 
+  async train(args, io) {
+    const [sub, ...rest] = args;
+    const run = sub ? TRAIN[sub] : undefined;
+    if (!run) throw new CliError(`train takes submit, list, get, cancel, suspend or resume\n\n${USAGE}`, 2);
+    await run(rest, io);
+  },
+
   async usage(args, io) {
     const { values } = parse(args, {
       "group-by": { type: "string" },
@@ -258,4 +268,93 @@ const KEYS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     const res = await (await api(io)).request("DELETE", `/v1/admin/keys/${encodeURIComponent(id)}`);
     print(io, values.json ? json(res) : `Revoked key ${id}`);
   },
+};
+
+interface TrainingJobJson {
+  namespace: string;
+  name: string;
+  phase: string;
+  created: number;
+  status?: {
+    restarts?: number;
+    admission?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+
+const jobRow = (j: TrainingJobJson) => ({
+  name: j.name,
+  namespace: j.namespace,
+  phase: j.phase,
+  restarts: j.status?.restarts ?? 0,
+  created: new Date(j.created * 1000).toISOString(),
+});
+
+/** `<name> [--namespace ns]` as the job's URL path and its `?namespace=` query. */
+function jobTarget(
+  args: string[],
+  verb: string,
+): { values: Values; name: string; path: string; query: string } {
+  const { values, positionals } = parse(args, { namespace: { type: "string", short: "n" } });
+  const name = positionals[0];
+  if (!name) throw new CliError(`train ${verb} needs the job's name`, 2);
+  const ns = str(values, "namespace");
+  const query = ns ? `?namespace=${encodeURIComponent(ns)}` : "";
+  return { values, name, path: `/v1/training/jobs/${encodeURIComponent(name)}`, query };
+}
+
+function describeJob(j: TrainingJobJson): string {
+  const current = j.status?.conditions?.find((c) => c.status === "True");
+  const why = current?.message ?? j.status?.admission;
+  return `${j.namespace}/${j.name}: ${j.phase}${current?.reason ? ` (${current.reason})` : ""}${why ? ` — ${why}` : ""}`;
+}
+
+async function jobAction(args: string[], io: Io, verb: "suspend" | "resume"): Promise<void> {
+  const { values, path, query } = jobTarget(args, verb);
+  const job = await (await api(io)).request<TrainingJobJson>("POST", `${path}:${verb}${query}`);
+  print(io, values.json ? json(job) : describeJob(job));
+}
+
+const TRAIN: Record<string, (args: string[], io: Io) => Promise<void>> = {
+  async submit(args, io) {
+    const { values } = parse(args, { file: { type: "string", short: "f" } });
+    const file = str(values, "file");
+    if (!file) throw new CliError("train submit needs -f <manifest.yaml>", 2);
+    const manifest = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
+      throw new CliError(`cannot read ${file}: ${err.code ?? err.message}`, 2);
+    });
+    // Sent as a JSON string: the gateway takes a string body as the manifest text, YAML included.
+    const job = await (await api(io)).request<TrainingJobJson>("POST", "/v1/training/jobs", manifest);
+    print(io, values.json ? json(job) : `Submitted ${job.namespace}/${job.name} (${job.phase})`);
+  },
+
+  async list(args, io) {
+    const { values } = parse(args, { namespace: { type: "string", short: "n" } });
+    const ns = str(values, "namespace");
+    const res = await (await api(io)).request<{ data: TrainingJobJson[] }>(
+      "GET",
+      `/v1/training/jobs${ns ? `?namespace=${encodeURIComponent(ns)}` : ""}`,
+    );
+    print(
+      io,
+      values.json
+        ? json(res.data)
+        : table(res.data.map(jobRow), ["name", "namespace", "phase", "restarts", "created"]),
+    );
+  },
+
+  async get(args, io) {
+    const { values, path, query } = jobTarget(args, "get");
+    const job = await (await api(io)).request<TrainingJobJson>("GET", `${path}${query}`);
+    print(io, values.json ? json(job) : describeJob(job));
+  },
+
+  async cancel(args, io) {
+    const { values, name, path, query } = jobTarget(args, "cancel");
+    const res = await (await api(io)).request("DELETE", `${path}${query}`);
+    print(io, values.json ? json(res) : `Cancelled ${name}: the job and its pods are deleted`);
+  },
+
+  suspend: (args, io) => jobAction(args, io, "suspend"),
+  resume: (args, io) => jobAction(args, io, "resume"),
 };
