@@ -299,6 +299,12 @@ describe("engine crash isolation", () => {
     expect(
       metric(await metrics(), "sloughgpt_serving_engine_restarts_total", { model: "tiny-llama" }),
     ).toBeGreaterThanOrEqual(1);
+    // The failed request is in the usage ledger as an error, with what it generated before the crash.
+    const errors = async () =>
+      ((await api("/v1/usage?group_by=model")).body.data as Json[]).find((r) => r.model === "tiny-llama")
+        ?.error_requests ?? 0;
+    for (let i = 0; i < 40 && (await errors()) < 1; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await errors()).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -1,7 +1,15 @@
 import { randomUUID } from "node:crypto";
+import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Bus, publish, subjects } from "@sloughgpt/bus";
 import { serving } from "@sloughgpt/proto";
-import { InvalidArgumentError, type Logger, type Metrics, serverStream, unary } from "@sloughgpt/runtime";
+import {
+  AppError,
+  InvalidArgumentError,
+  type Logger,
+  type Metrics,
+  serverStream,
+  unary,
+} from "@sloughgpt/runtime";
 import { z } from "zod";
 import { type CachedResponse, cacheKey, type ResponseCache, toCachedResponse } from "./cache/index.js";
 import type {
@@ -84,6 +92,20 @@ export function toGenerateParams(req: z.infer<typeof generateRequest>): Generate
     responseFormat: req.responseFormat,
     stop: req.stop,
   };
+}
+
+/** Refusals before anything ran: the caller's mistake or a full queue, not a request to meter. */
+const REFUSED_UPFRONT = new Set<GrpcStatus>([
+  GrpcStatus.INVALID_ARGUMENT,
+  GrpcStatus.NOT_FOUND,
+  GrpcStatus.FAILED_PRECONDITION,
+  GrpcStatus.OUT_OF_RANGE,
+  GrpcStatus.RESOURCE_EXHAUSTED,
+  GrpcStatus.CANCELLED,
+]);
+
+function ranBeforeFailing(err: unknown, deltas: number): boolean {
+  return deltas > 0 || !(err instanceof AppError && REFUSED_UPFRONT.has(err.code));
 }
 
 const FINISH: Record<FinishReason, serving.FinishReason> = {
@@ -174,7 +196,7 @@ export function servingHandlers(deps: {
     req: { model: string; keyId: string; team: string; requestId: string };
     usage: { promptTokens: number; completionTokens: number; cachedTokens?: number };
     latencyMs: number;
-    status: "ok" | "cancelled";
+    status: "ok" | "cancelled" | "error";
     cacheHit?: boolean;
     logger: Logger;
   }) => {
@@ -272,6 +294,7 @@ export function servingHandlers(deps: {
 
       let firstAt = 0;
       let text = "";
+      let deltas = 0;
       // A caller that uses only the whole text gets it as one message, not one per token.
       const incremental = req.stream !== false;
       let held = "";
@@ -281,6 +304,7 @@ export function servingHandlers(deps: {
           incremental,
           onDelta: (delta) => {
             if (!delta) return;
+            deltas++;
             if (!firstAt) {
               firstAt = performance.now();
               m.timeToFirstToken.observe({ model: req.model }, (firstAt - started) / 1000);
@@ -295,6 +319,16 @@ export function servingHandlers(deps: {
         })
         .catch((err: unknown) => {
           m.requests.inc({ model: req.model, operation: "generate", status: "error" });
+          // A request that ran and failed is recorded too (an error, and what it generated before it
+          // failed, about a token a delta); the prompt's tokens are not known here and count as 0.
+          if (ranBeforeFailing(err, deltas))
+            meter({
+              req,
+              usage: { promptTokens: 0, completionTokens: deltas },
+              latencyMs: performance.now() - started,
+              status: "error",
+              logger: ctx.logger,
+            });
           throw err;
         });
       const ended = performance.now();
