@@ -94,6 +94,46 @@ export function toGenerateParams(req: z.infer<typeof generateRequest>): Generate
   };
 }
 
+/**
+ * Passes an engine's deltas on to a Generate call (or holds them for a caller that does not stream)
+ * and keeps what metrics, the response cache and metering need of them.
+ */
+class DeltaRelay {
+  firstAt = 0;
+  text = "";
+  count = 0;
+  private held = "";
+
+  constructor(
+    private readonly o: {
+      started: number;
+      keepText: boolean;
+      incremental: boolean;
+      write: (delta: string) => Promise<void>;
+      onFirst: (msSinceStart: number) => void;
+    },
+  ) {}
+
+  readonly onDelta = (delta: string): Promise<void> | undefined => {
+    if (!delta) return undefined;
+    this.count++;
+    if (!this.firstAt) {
+      this.firstAt = performance.now();
+      this.o.onFirst(this.firstAt - this.o.started);
+    }
+    if (this.o.keepText) this.text += delta;
+    if (this.o.incremental) return this.o.write(delta);
+    this.held += delta;
+    return undefined;
+  };
+
+  /** Sends what was held back for a caller that does not stream, as one delta. */
+  async flush(): Promise<void> {
+    if (this.held) await this.o.write(this.held);
+    this.held = "";
+  }
+}
+
 /** Refusals before anything ran: the caller's mistake or a full queue, not a request to meter. */
 const REFUSED_UPFRONT = new Set<GrpcStatus>([
   GrpcStatus.INVALID_ARGUMENT,
@@ -292,39 +332,24 @@ export function servingHandlers(deps: {
         if (hit) return replay(req, hit.entry, write, started, ctx.logger);
       }
 
-      let firstAt = 0;
-      let text = "";
-      let deltas = 0;
-      // A caller that uses only the whole text gets it as one message, not one per token.
-      const incremental = req.stream !== false;
-      let held = "";
+      const relay = new DeltaRelay({
+        started,
+        keepText: key !== undefined,
+        // A caller that uses only the whole text gets it as one message, not one per token.
+        incremental: req.stream !== false,
+        write: (delta) => write({ event: { $case: "delta", delta } }),
+        onFirst: (ms) => m.timeToFirstToken.observe({ model: req.model }, ms / 1000),
+      });
       const result = await registry
-        .generate(params, {
-          signal: ctx.signal,
-          incremental,
-          onDelta: (delta) => {
-            if (!delta) return;
-            deltas++;
-            if (!firstAt) {
-              firstAt = performance.now();
-              m.timeToFirstToken.observe({ model: req.model }, (firstAt - started) / 1000);
-            }
-            if (key) text += delta;
-            if (!incremental) {
-              held += delta;
-              return;
-            }
-            return write({ event: { $case: "delta", delta } });
-          },
-        })
+        .generate(params, { signal: ctx.signal, incremental: req.stream !== false, onDelta: relay.onDelta })
         .catch((err: unknown) => {
           m.requests.inc({ model: req.model, operation: "generate", status: "error" });
           // A request that ran and failed is recorded too (an error, and what it generated before it
           // failed, about a token a delta); the prompt's tokens are not known here and count as 0.
-          if (ranBeforeFailing(err, deltas))
+          if (ranBeforeFailing(err, relay.count))
             meter({
               req,
-              usage: { promptTokens: 0, completionTokens: deltas },
+              usage: { promptTokens: 0, completionTokens: relay.count },
               latencyMs: performance.now() - started,
               status: "error",
               logger: ctx.logger,
@@ -332,15 +357,15 @@ export function servingHandlers(deps: {
           throw err;
         });
       const ended = performance.now();
-      observeGeneration(req.model, result, { started, firstAt, ended });
-      const cache = remember(key, text, result);
+      observeGeneration(req.model, result, { started, firstAt: relay.firstAt, ended });
+      const cache = remember(key, relay.text, result);
       const usage = {
         promptTokens: result.promptTokens,
         completionTokens: result.completionTokens,
         cachedTokens: result.cachedTokens,
       };
       if (!ctx.signal.aborted) {
-        if (held) await write({ event: { $case: "delta", delta: held } });
+        await relay.flush();
         await write({
           event: { $case: "final", final: { finishReason: FINISH[result.finishReason], usage, cache } },
         });
