@@ -68,9 +68,15 @@ describe("the running controller", () => {
     );
   });
 
-  test("a retryable exit restarts the whole gang, which then succeeds", async () => {
-    await cluster.submit("retry", { numNodes: 2, failurePolicy: { backoffSeconds: 0 } });
+  test("a retryable exit restarts the whole gang, which then succeeds and publishes its model", async () => {
+    await cluster.submit("retry", {
+      numNodes: 2,
+      failurePolicy: { backoffSeconds: 0 },
+      output: { modelId: "retry-v1", path: "/ckpt/final" },
+    });
     const first = await cluster.untilRunning("retry", 2);
+    // A dropped watch connection in the middle changes nothing: the informers resume.
+    cluster.server.closeWatches();
     cluster.kubelet.finish(NS, "retry-node-0", 143);
     const second = await cluster.until(async () => {
       const pods = await cluster.pods("retry");
@@ -84,6 +90,19 @@ describe("the running controller", () => {
     expect(second.map((p) => p.metadata?.uid)).not.toContain(first[1]!.metadata?.uid);
     for (const pod of second) cluster.kubelet.finish(NS, pod.metadata!.name!, 0);
     expect(await cluster.untilPhase("retry", "Succeeded")).toMatchObject({ restarts: 1 });
+    // Events are published after the status is written.
+    await cluster.until(() => published.includes("model.published"));
+    expect(
+      published.filter((s) => s.startsWith("training.job.ml.retry.") || s === "model.published"),
+    ).toEqual([
+      "training.job.ml.retry.admitted",
+      "training.job.ml.retry.running",
+      "training.job.ml.retry.restarting",
+      "training.job.ml.retry.admitted",
+      "training.job.ml.retry.running",
+      "training.job.ml.retry.succeeded",
+      "model.published",
+    ]);
   });
 
   test("exhausted restarts fail the job with the last exit code", async () => {

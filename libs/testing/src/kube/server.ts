@@ -277,7 +277,10 @@ export class FakeKubeApiServer {
 
   private watch(res: ServerResponse, r: Route, params: URLSearchParams): void {
     const matches = this.matcher(r, params);
-    const write = (type: string, object: unknown) => res.write(`${JSON.stringify({ type, object })}\n`);
+    const write = (type: string, object: unknown) => {
+      // An ended stream (closeWatches, a timeout) stays subscribed until its 'close' event.
+      if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+    };
     // As the apiserver does, an object that starts or stops matching the selector arrives as ADDED or DELETED.
     const forward = (e: StoreEvent) => {
       if (e.resource !== r.type) return;

@@ -136,7 +136,7 @@ export class Reconciler {
     });
     const written = await this.writeStatus(job, plan);
     await this.act(written, plan);
-    await this.announce(written, phase, plan);
+    this.announce(written, phase, plan);
     return { requeueAfterMs: plan.requeueAfterMs };
   }
 
@@ -182,7 +182,7 @@ export class Reconciler {
     }
   }
 
-  private async announce(job: StoredJob, before: string | undefined, plan: Plan): Promise<void> {
+  private announce(job: StoredJob, before: string | undefined, plan: Plan): void {
     const phase = plan.status.phase;
     if (!phase || phase === before) return;
     const { namespace, name, uid } = job.metadata;
@@ -201,6 +201,16 @@ export class Reconciler {
       restarts: plan.status.restarts ?? 0,
       at: this.now().toISOString(),
     });
+    const output = job.spec.output;
+    if (phase === "Succeeded" && output?.modelId) {
+      // The train → serve hand-off: serving registers the model found at output.path.
+      this.opts.publish?.("model.published", {
+        modelId: output.modelId,
+        path: output.path ?? "",
+        job: { namespace, name, uid },
+        at: this.now().toISOString(),
+      });
+    }
   }
 
   /** Admission is decided for every waiting job at once so that queue order holds across jobs. */
