@@ -22,6 +22,28 @@ describe("WorkQueue", () => {
     expect(await q.next(signal)).toBe("a");
   });
 
+  test("waiting many times on one signal leaves no abort listeners behind", async () => {
+    const q = new WorkQueue();
+    const ac = new AbortController();
+    let listeners = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    const remove = ac.signal.removeEventListener.bind(ac.signal);
+    ac.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners++;
+      add(...args);
+    }) as typeof add;
+    ac.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      listeners--;
+      remove(...args);
+    }) as typeof remove;
+    for (let i = 0; i < 50; i++) {
+      const next = q.next(ac.signal);
+      q.add(`k${i}`);
+      q.done((await next)!);
+    }
+    expect(listeners).toBe(0);
+  });
+
   test("next resolves undefined once closed or aborted", async () => {
     const q = new WorkQueue();
     const ac = new AbortController();

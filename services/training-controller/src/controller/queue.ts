@@ -58,8 +58,13 @@ export class WorkQueue {
         return key;
       }
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        signal.addEventListener("abort", () => resolve(), { once: true });
+        // One listener per wait, removed again: a long-lived signal must not collect them.
+        const onAbort = () => resolve();
+        this.wake = () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
       });
       this.wake = undefined;
     }
