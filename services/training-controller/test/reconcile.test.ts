@@ -98,6 +98,19 @@ describe("reconcile against the fake API server", () => {
     expect(await cluster.pods("big")).toEqual([]);
   });
 
+  test("a spec the controller cannot run fails the job with the problem instead of retrying forever", async () => {
+    // As if the CRD had no validation: the fake API server stores what it is given.
+    await cluster.submit("broken", { numNodes: "two" });
+    expect(await reconcile("broken")).toEqual({});
+    const status = await cluster.status("broken");
+    expect(status.phase).toBe("Failed");
+    expect(status.conditions?.find((c) => c.type === "Failed")).toMatchObject({
+      reason: "InvalidSpec",
+      message: expect.stringContaining("invalid spec: numNodes"),
+    });
+    expect(await cluster.pods("broken")).toEqual([]);
+  });
+
   test("a status write that loses a race is retried on the latest version", async () => {
     await cluster.submit("race", {});
     const stale = await cluster.view();

@@ -28,5 +28,6 @@ export const Reason = {
   Suspended: "Suspended",
   Resumed: "Resumed",
   Expired: "TtlExpired",
+  InvalidSpec: "InvalidSpec",
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

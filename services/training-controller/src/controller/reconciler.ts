@@ -1,7 +1,9 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import type { Logger } from "@sloughgpt/runtime";
+import type { ZodError } from "zod";
 import { trainingJobSpec } from "../api/types.js";
 import { type Admission, type Demand, type GpuUse, planAdmission } from "./admission.js";
+import { setPhaseCondition } from "./conditions.js";
 import { type ClusterWriter, ConflictError } from "./kube.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { jobKey, LABEL_JOB, podName } from "./names.js";
@@ -15,6 +17,7 @@ import {
   type PodOptions,
   type StoredJob,
 } from "./podspec.js";
+import { ConditionType, Reason } from "./reasons.js";
 import { type ClusterView, gpuUse, nodeCapacity } from "./view.js";
 
 export interface ReconcilerOptions {
@@ -78,8 +81,15 @@ export class Reconciler {
     return spec;
   }
 
+  /** Every job with a usable spec; a job whose spec does not parse is failed by its own reconcile. */
   private jobs(): StoredJob[] {
-    return this.opts.view.jobs().map((j) => this.fresh(j));
+    return this.opts.view.jobs().flatMap((j) => {
+      try {
+        return [this.fresh(j)];
+      } catch {
+        return [];
+      }
+    });
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -94,6 +104,8 @@ export class Reconciler {
         this.written.delete(key);
         return {};
       }
+      const parsed = trainingJobSpec.safeParse(cached.spec);
+      if (!parsed.success) return await this.failInvalid(cached, parsed.error);
       return await this.withConflictRetry(this.fresh(cached));
     } catch (err) {
       result = "error";
@@ -101,6 +113,40 @@ export class Reconciler {
     } finally {
       this.opts.metrics?.reconcileSeconds.observe({ result }, (performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * A spec the API server let through but the controller cannot run (no CRD validation, an older
+   * schema): the job fails with the problem instead of being retried forever.
+   */
+  private async failInvalid(job: StoredJob, error: ZodError): Promise<ReconcileResult> {
+    if (job.status?.phase === "Failed") return {};
+    const issue = error.issues[0];
+    const message = `invalid spec: ${issue?.path.join(".") || "spec"}: ${issue?.message ?? "does not parse"}`;
+    const now = this.now();
+    const generation = (job.metadata.generation as number | undefined) ?? 0;
+    const condition = {
+      type: ConditionType.Failed,
+      status: "True" as const,
+      reason: Reason.InvalidSpec,
+      message,
+    };
+    const status = {
+      ...(job.status ?? {}),
+      phase: "Failed" as const,
+      completionTime: now.toISOString(),
+      observedGeneration: generation,
+      conditions: setPhaseCondition(job.status?.conditions, condition, now, generation),
+    };
+    await this.opts.writer.writeStatus({ ...job, status });
+    await this.opts.writer
+      .recordEvent(job, { type: "Warning", reason: Reason.InvalidSpec, message })
+      .catch(() => undefined);
+    this.log.warn(
+      { job: jobKey(job.metadata.namespace, job.metadata.name), message },
+      "Failed TrainingJob with an invalid spec",
+    );
+    return {};
   }
 
   private async withConflictRetry(initial: StoredJob): Promise<ReconcileResult> {
