@@ -1,4 +1,4 @@
-import { createLogger, currentTrace } from "@sloughgpt/runtime";
+import { currentTrace } from "@sloughgpt/runtime";
 import { testApp } from "./test-app.js";
 
 function app() {
