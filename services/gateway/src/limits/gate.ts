@@ -53,7 +53,8 @@ export class RateLimitExceededError extends ResourceExhaustedError {
     retryAfterSeconds: number,
   ) {
     const who = refused.kind === "key" ? "this API key" : `team '${refused.id}'`;
-    const per = limit === "requests" ? `${refused.rpm} requests` : `${refused.tpm} tokens`;
+    const n = limit === "requests" ? refused.rpm : refused.tpm;
+    const per = `${n} ${limit === "requests" ? "request" : "token"}${n === 1 ? "" : "s"}`;
     super(`Rate limit of ${per} per minute reached for ${who}; retry in ${retryAfterSeconds} s`, {
       reason: "rate_limit_exceeded",
     });
