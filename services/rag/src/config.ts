@@ -25,6 +25,11 @@ export const configSchema = z
     HYBRID_LEXICAL_WEIGHT: z.coerce.number().min(0).default(1),
     HYBRID_DENSE_WEIGHT: z.coerce.number().min(0).default(1),
     /** Mode of searches that name none: `auto` is hybrid weighted by per-collection calibration. */
+    /** Qdrant's REST URL; unset, collections cannot use store `qdrant`. */
+    QDRANT_URL: z.url().optional(),
+    QDRANT_API_KEY: z.string().optional(),
+    /** The Qdrant collection shared by all rag collections (each a tenant in it). */
+    QDRANT_COLLECTION: z.string().min(1).default("sloughgpt_rag"),
     /** Deliveries of a queued document before it is dead-lettered. */
     INGEST_MAX_DELIVER: z.coerce.number().int().min(1).max(100).default(5),
     DEFAULT_SEARCH_MODE: z.enum(["auto", "lexical", "dense", "hybrid"]).default("auto"),

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { QdrantClient } from "@qdrant/js-client-rest";
 import { connectBus } from "@sloughgpt/bus";
 import { migrate, openDatabase } from "@sloughgpt/db";
 import { rag } from "@sloughgpt/proto";
@@ -11,6 +12,7 @@ import { EmbeddingIndex } from "./retrieval/dense.js";
 import { FUSION_DEFAULTS, Retriever } from "./retrieval/retriever.js";
 import { ragHandlers } from "./server.js";
 import { ServingClient } from "./serving-client.js";
+import { QdrantVectors } from "./store/qdrant.js";
 import { migrations, RagStore } from "./store/store.js";
 
 const config = loadConfig(configSchema, process.env);
@@ -24,7 +26,17 @@ await runMain(logger, async (host) => {
   });
   host.defer("db", () => db.close());
   await migrate(db, "rag", migrations);
-  const store = new RagStore(db);
+  const qdrant = config.QDRANT_URL
+    ? new QdrantVectors(
+        new QdrantClient({
+          url: config.QDRANT_URL,
+          apiKey: config.QDRANT_API_KEY,
+          checkCompatibility: false,
+        }),
+        config.QDRANT_COLLECTION,
+      )
+    : undefined;
+  const store = new RagStore(db, qdrant);
   const serving = new ServingClient(config.SERVING_ADDR, config.EMBED_TIMEOUT_MS);
   host.defer("serving client", async () => serving.close());
   // Ends background work (the ingest worker, calibrations) at shutdown.
@@ -95,6 +107,7 @@ await runMain(logger, async (host) => {
         definition: rag.RagServiceService,
         implementation: ragHandlers({
           store,
+          qdrantConfigured: qdrant !== undefined,
           jobs,
           enqueue: (job, docs) => enqueueDocuments(bus, job, docs),
           retriever,

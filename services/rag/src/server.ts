@@ -1,5 +1,11 @@
 import { rag } from "@sloughgpt/proto";
-import { InvalidArgumentError, type Logger, type Metrics, unary } from "@sloughgpt/runtime";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  type Logger,
+  type Metrics,
+  unary,
+} from "@sloughgpt/runtime";
 import { z } from "zod";
 import { answerQuestion, type ChatModel } from "./answer/answer.js";
 import type { Embedder } from "./embedding/embedder.js";
@@ -23,6 +29,7 @@ const createCollection = z.object({
   chunkSize: z.number().int().min(1).max(20_000).optional(),
   chunkOverlap: z.number().int().min(0).optional(),
   embeddingModel: z.string().max(256).optional(),
+  store: z.enum(["postgres", "qdrant"]).optional(),
 });
 
 const upsert = z.object({
@@ -111,7 +118,17 @@ const getCollection = z.object({ name, team });
 
 const getJob = z.object({ id: z.string().min(1).max(100), team });
 
+function checkStore(store: "postgres" | "qdrant" | undefined, qdrantConfigured: boolean) {
+  if (store === "qdrant" && !qdrantConfigured)
+    throw new FailedPreconditionError("this service has no Qdrant (QDRANT_URL is not set)", {
+      param: "store",
+      reason: "qdrant_not_configured",
+    });
+  return store;
+}
+
 export interface RagDeps {
+  qdrantConfigured: boolean;
   store: RagStore;
   jobs: JobStore;
   /** Queues a job's documents (JetStream in production). */
@@ -152,6 +169,7 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
           name: req.name,
           ...chunkSettings(req, deps.defaults),
           embeddingModel: req.embeddingModel ?? deps.defaults.embeddingModel,
+          store: checkStore(req.store, deps.qdrantConfigured),
         });
         return { collection: { ...c, createdUnix: Math.floor(c.createdAt.getTime() / 1000) } };
       },

@@ -190,6 +190,12 @@ describe("search, delete and answer through the gateway", () => {
     expect((await api("/v1/rag/collections/api/answer", { question: "x", stream: true })).status).toBe(400);
   }, 120_000);
 
+  test("a Qdrant collection is refused when rag has no Qdrant", async () => {
+    const res = await api<{ error: { code: string } }>("/v1/rag/collections", { name: "q", store: "qdrant" });
+    expect([res.status, res.body.error.code]).toEqual([400, "qdrant_not_configured"]);
+    expect((await api<{ store: string }>("/v1/rag/collections/api")).body.store).toBe("postgres");
+  });
+
   test("delete by filter, then by id", async () => {
     const byFilter = await api("/v1/rag/collections/api/documents/delete", { filter: { lab: "y" } });
     expect(byFilter.body).toEqual({ documents_deleted: 2, chunks_deleted: 2 });

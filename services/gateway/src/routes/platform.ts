@@ -22,6 +22,8 @@ const createCollectionBody = z.object({
   chunk_overlap: z.number().int().min(0).max(20_000).optional(),
   // A model serving can embed with; "" for a lexical-only collection; unset: the service default.
   embedding_model: z.string().max(256).optional(),
+  // Where vectors live: postgres (default) or qdrant (when rag has QDRANT_URL).
+  store: z.enum(["postgres", "qdrant"]).optional(),
 });
 const documentsBody = z.object({
   documents: z
@@ -95,6 +97,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         chunkSize: body.chunk_size,
         chunkOverlap: body.chunk_overlap,
         embeddingModel: body.embedding_model,
+        store: body.store,
       },
       unary(request, reply),
     );
@@ -106,6 +109,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       chunk_size: c?.chunkSize,
       chunk_overlap: c?.chunkOverlap,
       embedding_model: c?.embeddingModel,
+      store: c?.store,
       created: c?.createdUnix,
     };
   });
@@ -123,6 +127,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       chunk_size: c?.chunkSize,
       chunk_overlap: c?.chunkOverlap,
       embedding_model: c?.embeddingModel,
+      store: c?.store,
       created: c?.createdUnix,
       chunks: res.chunks,
       // How much the default search mode trusts the embedding model (null until measured).

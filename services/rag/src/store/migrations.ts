@@ -125,4 +125,11 @@ export const migrations: Migration[] = [
         PRIMARY KEY (job_id, seq)
       );`,
   },
+  {
+    // Where a collection's vectors live: with its chunks in Postgres, or in Qdrant.
+    id: "0005_vector_store",
+    sql: `
+      ALTER TABLE rag.collections
+        ADD COLUMN store text NOT NULL DEFAULT 'postgres' CHECK (store IN ('postgres', 'qdrant'));`,
+  },
 ];

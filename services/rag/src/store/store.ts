@@ -1,6 +1,11 @@
 import { createHash } from "node:crypto";
 import type { Db, Queryable } from "@sloughgpt/db";
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "@sloughgpt/runtime";
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from "@sloughgpt/runtime";
 import type { Chunk } from "../chunking/chunker.js";
 import { BM25_DEFAULTS, type Bm25Params } from "../retrieval/bm25.js";
 import type { FilterNode } from "../retrieval/filter.js";
@@ -8,6 +13,7 @@ import type { ProximityInput, TermStats } from "../retrieval/proximity.js";
 import type { CollectionFrequencies } from "../retrieval/rm3.js";
 import type { WeightedTerm } from "../text/analyzer.js";
 import { compileFilter } from "./filter-sql.js";
+import type { QdrantVectors } from "./qdrant.js";
 
 export { migrations } from "./migrations.js";
 
@@ -18,6 +24,8 @@ export interface CollectionRow {
   name: string;
   chunkSize: number;
   chunkOverlap: number;
+  /** Where the collection's vectors live. */
+  store: VectorStoreKind;
   /** Serving's model for chunk and query embeddings; empty: the collection is lexical only. */
   embeddingModel: string;
   /** The dense list's weight in the default mode, once calibrated (see retrieval/calibrate.ts). */
@@ -53,12 +61,15 @@ export interface WriteResult {
   chunks: number;
 }
 
+export type VectorStoreKind = "postgres" | "qdrant";
+
 export interface NewCollection {
   team: string;
   name: string;
   chunkSize: number;
   chunkOverlap: number;
   embeddingModel?: string | undefined;
+  store?: VectorStoreKind | undefined;
 }
 
 export type DocumentSelector = { ids: string[] } | { filter: FilterNode };
@@ -189,20 +200,38 @@ function bm25Sql(filter: string | undefined): string {
 }
 
 export class RagStore {
-  constructor(private readonly db: Db) {}
+  /** `qdrant`: where collections with store `qdrant` keep their vectors; unset, such collections are refused. */
+  constructor(
+    private readonly db: Db,
+    private readonly qdrant?: QdrantVectors | undefined,
+  ) {}
+
+  /** Collections with store `qdrant` write and read vectors there, inside the same transaction's life. */
+  private vectorsIn(col: CollectionRow): QdrantVectors | undefined {
+    if (col.store !== "qdrant") return undefined;
+    if (!this.qdrant)
+      throw new FailedPreconditionError(
+        `collection '${col.name}' keeps its vectors in Qdrant, which is not configured`,
+        {
+          reason: "qdrant_not_configured",
+        },
+      );
+    return this.qdrant;
+  }
 
   async createCollection(c: NewCollection): Promise<CollectionRow> {
     const { rows } = await this.db.query<{ id: number; created_at: Date }>(
-      `INSERT INTO rag.collections (team, name, chunk_size, chunk_overlap, embedding_model)
-       VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO rag.collections (team, name, chunk_size, chunk_overlap, embedding_model, store)
+       VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT DO NOTHING RETURNING id, created_at`,
-      [c.team, c.name, c.chunkSize, c.chunkOverlap, c.embeddingModel ?? ""],
+      [c.team, c.name, c.chunkSize, c.chunkOverlap, c.embeddingModel ?? "", c.store ?? "postgres"],
     );
     const row = rows[0];
     if (!row) throw new AlreadyExistsError(`collection '${c.name}' already exists`, { param: "name" });
     return {
       ...c,
       embeddingModel: c.embeddingModel ?? "",
+      store: c.store ?? "postgres",
       denseWeight: null,
       calibratedChunks: 0,
       id: row.id,
@@ -216,11 +245,12 @@ export class RagStore {
       chunk_size: number;
       chunk_overlap: number;
       embedding_model: string;
+      store: VectorStoreKind;
       dense_weight: number | null;
       calibrated_chunks: number;
       created_at: Date;
     }>(
-      `SELECT id, chunk_size, chunk_overlap, embedding_model, dense_weight, calibrated_chunks::float8, created_at
+      `SELECT id, chunk_size, chunk_overlap, embedding_model, store, dense_weight, calibrated_chunks::float8, created_at
          FROM rag.collections WHERE team = $1 AND name = $2`,
       [team, name],
     );
@@ -237,6 +267,7 @@ export class RagStore {
       chunkSize: r.chunk_size,
       chunkOverlap: r.chunk_overlap,
       embeddingModel: r.embedding_model,
+      store: r.store,
       denseWeight: r.dense_weight === null ? null : Number(r.dense_weight),
       calibratedChunks: Number(r.calibrated_chunks),
       createdAt: new Date(r.created_at),
@@ -254,6 +285,7 @@ export class RagStore {
     if (new Set(ids).size !== ids.length)
       throw new InvalidArgumentError("document ids must be unique within a request", { param: "documents" });
     if (docs.length === 0) return { documents: 0, chunks: 0 };
+    const external = this.vectorsIn(col);
     return this.db.transaction(async (tx) => {
       await lockCollection(tx, col);
       const { rows } = await tx.query<{ id: string }>(
@@ -281,8 +313,24 @@ export class RagStore {
         chunks.map((c) => c.start),
         chunks.map((c) => c.end),
         col.id,
-        chunks.map((c) => (c.embedding ? `{${c.embedding.join(",")}}` : null)),
+        chunks.map((c) => (c.embedding && !external ? `{${c.embedding.join(",")}}` : null)),
       ]);
+      // Before the commit: if Qdrant refuses, nothing is committed; if the commit then fails, the
+      // document's hash is still the old one, so a retry writes (and overwrites) its vectors again.
+      await external?.replace(
+        col,
+        [...changed],
+        docs
+          .filter((d) => changed.has(d.id))
+          .flatMap((d) =>
+            d.chunks.flatMap((c, i) => {
+              const vector = d.embeddings?.[i];
+              return vector
+                ? [{ documentId: d.id, index: c.index, text: c.text, vector, metadata: d.metadata }]
+                : [];
+            }),
+          ),
+      );
       return { documents: changed.size, chunks: chunks.length };
     });
   }
@@ -294,6 +342,7 @@ export class RagStore {
       const ids = "ids" in selector ? selector.ids : await matchingDocuments(tx, col, selector.filter);
       if (ids.length === 0) return { documents: 0, chunks: 0 };
       const chunks = await removeChunks(tx, col, ids);
+      await this.vectorsIn(col)?.removeDocuments(col, ids);
       const { rows } = await tx.query(
         "DELETE FROM rag.documents WHERE team = $1 AND collection = $2 AND id = ANY($3::text[]) RETURNING id",
         [col.team, col.name, ids],
@@ -434,6 +483,8 @@ export class RagStore {
     opts: { topK: number; filter?: FilterNode | undefined },
   ): Promise<SearchHit[]> {
     if (opts.topK <= 0) return [];
+    const external = this.vectorsIn(col);
+    if (external) return external.nearest(col, vector, opts);
     const params: unknown[] = [col.team, col.name, `{${vector.join(",")}}`, opts.topK];
     const filter = opts.filter ? `AND (${compileFilter(opts.filter, "d.metadata", params)})` : "";
     const { rows } = await this.db.query<HitRow>(

@@ -80,6 +80,8 @@ export interface Collection {
   createdUnix: number;
   /** Model serving embeds chunks and queries with; empty: no dense index. */
   embeddingModel: string;
+  /** Where the collection's vectors live: postgres | qdrant. */
+  store: string;
 }
 
 export interface CreateCollectionRequest {
@@ -94,7 +96,11 @@ export interface CreateCollectionRequest {
     | number
     | undefined;
   /** Unset: the service default; empty string: lexical only. */
-  embeddingModel?: string | undefined;
+  embeddingModel?:
+    | string
+    | undefined;
+  /** postgres (default) | qdrant (when the service has QDRANT_URL). */
+  store?: string | undefined;
 }
 
 export interface CreateCollectionResponse {
@@ -239,7 +245,7 @@ export interface Citation {
 }
 
 function createBaseCollection(): Collection {
-  return { name: "", team: "", chunkSize: 0, chunkOverlap: 0, createdUnix: 0, embeddingModel: "" };
+  return { name: "", team: "", chunkSize: 0, chunkOverlap: 0, createdUnix: 0, embeddingModel: "", store: "" };
 }
 
 export const Collection: MessageFns<Collection> = {
@@ -261,6 +267,9 @@ export const Collection: MessageFns<Collection> = {
     }
     if (message.embeddingModel !== "") {
       writer.uint32(50).string(message.embeddingModel);
+    }
+    if (message.store !== "") {
+      writer.uint32(58).string(message.store);
     }
     return writer;
   },
@@ -326,6 +335,14 @@ export const Collection: MessageFns<Collection> = {
             message.embeddingModel = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.store = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -362,6 +379,7 @@ export const Collection: MessageFns<Collection> = {
         : isSet(object.embedding_model)
         ? globalThis.String(object.embedding_model)
         : "",
+      store: isSet(object.store) ? globalThis.String(object.store) : "",
     };
   },
 
@@ -385,6 +403,9 @@ export const Collection: MessageFns<Collection> = {
     if (message.embeddingModel !== "") {
       obj.embeddingModel = message.embeddingModel;
     }
+    if (message.store !== "") {
+      obj.store = message.store;
+    }
     return obj;
   },
 
@@ -399,12 +420,20 @@ export const Collection: MessageFns<Collection> = {
     message.chunkOverlap = object.chunkOverlap ?? 0;
     message.createdUnix = object.createdUnix ?? 0;
     message.embeddingModel = object.embeddingModel ?? "";
+    message.store = object.store ?? "";
     return message;
   },
 };
 
 function createBaseCreateCollectionRequest(): CreateCollectionRequest {
-  return { name: "", team: "", chunkSize: undefined, chunkOverlap: undefined, embeddingModel: undefined };
+  return {
+    name: "",
+    team: "",
+    chunkSize: undefined,
+    chunkOverlap: undefined,
+    embeddingModel: undefined,
+    store: undefined,
+  };
 }
 
 export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
@@ -423,6 +452,9 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     }
     if (message.embeddingModel !== undefined) {
       writer.uint32(42).string(message.embeddingModel);
+    }
+    if (message.store !== undefined) {
+      writer.uint32(50).string(message.store);
     }
     return writer;
   },
@@ -480,6 +512,14 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
             message.embeddingModel = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.store = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -511,6 +551,7 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
         : isSet(object.embedding_model)
         ? globalThis.String(object.embedding_model)
         : undefined,
+      store: isSet(object.store) ? globalThis.String(object.store) : undefined,
     };
   },
 
@@ -531,6 +572,9 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     if (message.embeddingModel !== undefined) {
       obj.embeddingModel = message.embeddingModel;
     }
+    if (message.store !== undefined) {
+      obj.store = message.store;
+    }
     return obj;
   },
 
@@ -544,6 +588,7 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     message.chunkSize = object.chunkSize ?? undefined;
     message.chunkOverlap = object.chunkOverlap ?? undefined;
     message.embeddingModel = object.embeddingModel ?? undefined;
+    message.store = object.store ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,1 @@
+export { type FakeQdrant, startFakeQdrant } from "./fake.js";
