@@ -13,10 +13,10 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import { parse } from "yaml";
-import { FakeKubelet } from "./kubelet.js";
-import { FakeKubeApiServer } from "./server.js";
+import { FakeKubelet } from "../src/kube/kubelet.js";
+import { FakeKubeApiServer } from "../src/kube/server.js";
 
-const root = path.resolve(import.meta.dirname, "../../../..");
+const root = path.resolve(import.meta.dirname, "../../..");
 const crd = parse(readFileSync(path.join(root, "k8s/crds/trainingjobs.sloughgpt.io.yaml"), "utf8"));
 const tj = { group: "sloughgpt.io", version: "v1alpha1", plural: "trainingjobs", namespace: "ml" };
 
