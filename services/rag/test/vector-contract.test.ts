@@ -132,7 +132,12 @@ describe.each(backends)("dense store contract: $name", (backend) => {
     const col = await fresh();
     const docs = Array.from({ length: 40 }, (_, i) => ({
       id: `d${i}`,
-      metadata: { kind: i < 35 ? "common" : "rare", n: i, src: { lab: i % 2 ? "odd" : "even" } },
+      metadata: {
+        kind: i < 35 ? "common" : "rare",
+        n: i,
+        w: i === 36 ? 2.5 : 0.5,
+        src: { lab: i % 2 ? "odd" : "even" },
+      },
       // The 35 common documents are all nearer the query than any rare one.
       chunks: [{ text: `doc ${i}`, vector: at(i < 35 ? 0.01 * i : 1 + 0.01 * i) }],
     }));
@@ -144,6 +149,11 @@ describe.each(backends)("dense store contract: $name", (backend) => {
       filter: parseFilter({ $and: [{ $or: [{ n: 1 }, { n: { $in: [36, 37] } }] }, { "src.lab": "odd" }] }),
     });
     expect(some.map((h) => h.documentId)).toEqual(["d1", "d37"]);
+    const fractional = await b.nearest(col, at(0), {
+      topK: 3,
+      filter: parseFilter({ w: { $in: [2.5, 7] } }),
+    });
+    expect(fractional.map((h) => h.documentId)).toEqual(["d36"]);
   });
 
   test("writing a document again replaces all its chunks; removing it removes them", async () => {

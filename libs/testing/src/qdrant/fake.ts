@@ -61,8 +61,30 @@ type Filter = {
 type Condition = Filter & {
   key?: string;
   match?: { value?: unknown; any?: unknown[] };
+  range?: { gt?: number; gte?: number; lt?: number; lte?: number };
   has_id?: (string | number)[];
 };
+
+/** Qdrant's match values: keyword, integer or bool; anything else is a JSON format error (400). */
+function checkMatchValue(v: unknown): void {
+  const ok =
+    typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isInteger(v));
+  if (!ok)
+    throw new HttpError(
+      400,
+      "Format error in JSON body: data did not match any variant of untagged enum ValueVariants",
+    );
+}
+
+function inRange(v: unknown, r: NonNullable<Condition["range"]>): boolean {
+  if (typeof v !== "number") return false;
+  return (
+    (r.gt === undefined || v > r.gt) &&
+    (r.gte === undefined || v >= r.gte) &&
+    (r.lt === undefined || v < r.lt) &&
+    (r.lte === undefined || v <= r.lte)
+  );
+}
 
 const list = (c: Condition[] | Condition | undefined): Condition[] =>
   c === undefined ? [] : Array.isArray(c) ? c : [c];
@@ -83,9 +105,17 @@ function matches(cond: Condition, payload: Record<string, unknown>, id: string):
   if (cond.has_id !== undefined) return cond.has_id.some((x) => String(x) === id);
   if (cond.key !== undefined) {
     const values = valuesAt(payload, cond.key);
+    const range = cond.range;
+    if (range) return values.some((v) => inRange(v, range));
     const m = cond.match ?? {};
-    if (m.any !== undefined) return values.some((v) => (m.any as unknown[]).some((x) => x === v));
-    if ("value" in m) return values.some((v) => v === m.value);
+    if (m.any !== undefined) {
+      m.any.forEach(checkMatchValue);
+      return values.some((v) => (m.any as unknown[]).some((x) => x === v));
+    }
+    if ("value" in m) {
+      checkMatchValue(m.value);
+      return values.some((v) => v === m.value);
+    }
     throw new HttpError(400, `Format error in JSON body: unsupported condition on '${cond.key}'`);
   }
   return filterMatches(cond, payload, id);

@@ -36,15 +36,28 @@ export function pointId(
 
 type Condition = Record<string, unknown>;
 
-/** A rag filter as a Qdrant filter over `metadata.*` payload keys. Pure. */
+/**
+ * Equality on one payload key. Qdrant's `match` takes strings, integers and booleans only; a
+ * fractional number is matched as the one-point range [v, v].
+ */
+function equals(path: string[], value: string | number | boolean): Condition {
+  const key = ["metadata", ...path].join(".");
+  if (typeof value === "number" && !Number.isInteger(value))
+    return { key, range: { gte: value, lte: value } };
+  return { key, match: { value } };
+}
+
+/**
+ * A rag filter as a Qdrant filter over `metadata.*` payload keys. Pure. One difference remains:
+ * Qdrant matches a scalar against any element of an array payload value, where rag's semantics
+ * (and the Postgres store) never let an array equal a scalar.
+ */
 export function qdrantFilter(node: FilterNode): Condition {
   switch (node.kind) {
     case "eq":
-      return { key: ["metadata", ...node.path].join("."), match: { value: node.value } };
+      return equals(node.path, node.value);
     case "in":
-      return {
-        should: node.values.map((value) => ({ key: ["metadata", ...node.path].join("."), match: { value } })),
-      };
+      return { should: node.values.map((value) => equals(node.path, value)) };
     case "and":
       return { must: node.children.map(qdrantFilter) };
     case "or":
