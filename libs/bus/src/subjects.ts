@@ -17,6 +17,7 @@ export function defineSubject<S extends z.ZodType>(def: SubjectDef<S>): SubjectD
 export const STREAMS = {
   USAGE: { subjects: ["usage.>"], maxAgeDays: 30 },
   ALERTS: { subjects: ["alerts.>"], maxAgeDays: 30 },
+  MODELS: { subjects: ["model.>"], maxAgeDays: 365 },
 } as const;
 
 export const usageEvent = z.object({
@@ -54,7 +55,18 @@ export const budgetAlert = z.object({
 });
 export type BudgetAlert = z.infer<typeof budgetAlert>;
 
+/** A training job finished and left a model for serving to register (the train → serve hand-off). */
+export const modelPublished = z.object({
+  modelId: z.string().min(1).max(256),
+  /** An absolute path to a GGUF file that serving can read. */
+  path: z.string().min(1),
+  job: z.object({ namespace: z.string(), name: z.string(), uid: z.string().optional() }).optional(),
+  at: z.string(),
+});
+export type ModelPublished = z.infer<typeof modelPublished>;
+
 export const subjects = {
   usageGeneration: defineSubject({ stream: "USAGE", subject: "usage.generation", schema: usageEvent }),
   budgetAlert: defineSubject({ stream: "ALERTS", subject: "alerts.budget", schema: budgetAlert }),
+  modelPublished: defineSubject({ stream: "MODELS", subject: "model.published", schema: modelPublished }),
 };

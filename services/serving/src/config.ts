@@ -47,6 +47,13 @@ export const configSchema = z
       .int()
       .min(1024)
       .default(256 * 1024 * 1024),
+    /** Register and load the models training jobs publish (`model.published`, docs/serving.md). */
+    MODEL_EVENTS: boolish(true),
+    /** This replica's durable consumer of `model.published` (default: from the hostname). */
+    MODEL_EVENTS_CONSUMER: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .optional(),
   })
   .refine((c) => c.MODELS_CONFIG || c.MODEL_PATH, {
     message: "set MODEL_PATH (one GGUF file) or MODELS_CONFIG (a registry file)",

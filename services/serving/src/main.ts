@@ -1,3 +1,4 @@
+import os from "node:os";
 import { connectBus, ensureStreams } from "@sloughgpt/bus";
 import { serving } from "@sloughgpt/proto";
 import { createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
@@ -6,6 +7,7 @@ import { configSchema } from "./config.js";
 import { servingMetrics } from "./metrics.js";
 import { backendFactory } from "./registry/factory.js";
 import { declaredModels } from "./registry/load.js";
+import { PublishedModels } from "./registry/published.js";
 import { ModelRegistry } from "./registry/registry.js";
 import { servingHandlers } from "./server.js";
 
@@ -21,7 +23,7 @@ await runMain(logger, async (host) => {
     logger,
   });
   host.defer("nats", () => bus.close());
-  await ensureStreams(bus, ["USAGE"]);
+  await ensureStreams(bus, ["USAGE", "MODELS"]);
 
   let m: ReturnType<typeof servingMetrics> | undefined;
   const registry = new ModelRegistry(
@@ -40,6 +42,35 @@ await runMain(logger, async (host) => {
   m = servingMetrics(metrics, registry);
   host.defer("models", () => registry.close());
   await registry.start();
+
+  if (config.MODEL_EVENTS) {
+    // Every replica loads every published model, so each has a durable consumer of its own.
+    const durable =
+      config.MODEL_EVENTS_CONSUMER ??
+      `serving-models-${os
+        .hostname()
+        .replace(/[^A-Za-z0-9_-]/g, "-")
+        .slice(0, 48)}`;
+    const published = new PublishedModels({
+      registry,
+      logger,
+      defaults: {
+        threads: config.LLAMA_THREADS,
+        sequences: config.LLAMA_SEQUENCES,
+        contextSize: config.LLAMA_CONTEXT_SIZE,
+        gpuLayers: config.LLAMA_GPU_LAYERS,
+        maxQueue: config.MAX_QUEUE,
+      },
+    });
+    const stop = new AbortController();
+    const consuming = published
+      .consume(bus, durable, stop.signal)
+      .catch((err: unknown) => logger.error({ err }, "Stopped consuming model.published"));
+    host.defer("model-events", async () => {
+      stop.abort();
+      await consuming;
+    });
+  }
 
   const cache = config.RESPONSE_CACHE
     ? await ResponseCache.open({

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { connectBus } from "@sloughgpt/bus";
+import { type Bus, connectBus, ensureStreams, publish, subjects } from "@sloughgpt/bus";
 import { migrate, openDatabase } from "@sloughgpt/db";
 import { training } from "@sloughgpt/proto";
 import {
@@ -22,6 +22,37 @@ import { trainingHandlers } from "./server.js";
 const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "training-controller", level: config.LOG_LEVEL });
 
+async function connectEvents(host: ServiceHost, config: Config): Promise<Bus> {
+  const bus = await connectBus({
+    url: config.NATS_URL,
+    namespace: config.NATS_NAMESPACE,
+    name: "training-controller",
+    logger,
+  });
+  host.defer("bus", () => bus.close());
+  await ensureStreams(bus, ["MODELS"]);
+  return bus;
+}
+
+/**
+ * Phase events go out on core NATS; `model.published` goes to the MODELS stream, so serving
+ * replicas that are down when a job finishes still register the model when they come back.
+ */
+function publisher(bus: Bus): (subject: string, payload: unknown) => void {
+  return (subject, payload) => {
+    if (subject !== subjects.modelPublished.subject) {
+      bus.nc.publish(bus.subject(subject), JSON.stringify(payload));
+      return;
+    }
+    const event = payload as { job?: { uid?: string }; modelId?: string };
+    void publish(bus, subjects.modelPublished, payload as never, {
+      msgId: `model.published.${event.job?.uid ?? event.modelId}`,
+    })
+      .then(() => logger.info({ model: event.modelId }, "Published model.published"))
+      .catch((err: unknown) => logger.error({ err, payload }, "Failed to publish model.published"));
+  };
+}
+
 /** The Kubernetes backend: informers, reconcile, leader election; phase events go to NATS. */
 async function startController(
   host: ServiceHost,
@@ -30,13 +61,7 @@ async function startController(
 ): Promise<{ kc: KubeConfig; controller: TrainingController }> {
   const kc = new KubeConfig();
   kc.loadFromDefault();
-  const bus = await connectBus({
-    url: config.NATS_URL,
-    namespace: config.NATS_NAMESPACE,
-    name: "training-controller",
-    logger,
-  });
-  host.defer("bus", () => bus.close());
+  const bus = await connectEvents(host, config);
   const controller = new TrainingController({
     kubeConfig: kc,
     logger,
@@ -45,7 +70,7 @@ async function startController(
     resyncSeconds: config.RESYNC_SECONDS,
     pendingTimeoutSeconds: config.PENDING_TIMEOUT_SECONDS,
     podOptions: { initImage: config.INIT_IMAGE, dnsWaitSeconds: 600 },
-    publish: (subject, payload) => bus.nc.publish(bus.subject(subject), JSON.stringify(payload)),
+    publish: publisher(bus),
     leaderElection: config.LEADER_ELECTION
       ? {
           namespace: config.LEASE_NAMESPACE,
@@ -61,8 +86,13 @@ async function startController(
   return { kc, controller };
 }
 
-function startLocal(host: ServiceHost): LocalJobCluster {
-  const local = new LocalJobCluster({ logDir: path.join(config.DATA_DIR, "training", "logs"), logger });
+async function startLocal(host: ServiceHost): Promise<LocalJobCluster> {
+  const bus = await connectEvents(host, config);
+  const local = new LocalJobCluster({
+    logDir: path.join(config.DATA_DIR, "training", "logs"),
+    logger,
+    publish: publisher(bus),
+  });
   host.defer("local-jobs", () => local.close());
   return local;
 }
@@ -72,7 +102,11 @@ await runMain(logger, async (host) => {
   const k8s =
     config.BACKEND === "kubernetes" ? await startController(host, config, metrics.registry) : undefined;
   const kc = k8s?.kc;
-  const cluster = kc ? new KubeJobCluster(kc) : config.BACKEND === "local" ? startLocal(host) : undefined;
+  const cluster = kc
+    ? new KubeJobCluster(kc)
+    : config.BACKEND === "local"
+      ? await startLocal(host)
+      : undefined;
   const db = await openDatabase({
     url: config.DATABASE_URL,
     dataDir: path.join(config.DATA_DIR, "pglite", "training-controller"),

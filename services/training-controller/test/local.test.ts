@@ -50,6 +50,30 @@ describe("local backend", () => {
     expect(log(1, 0)).toContain("SLOUGHGPT_RESTART_COUNT=0");
   });
 
+  test("publishes each phase and, on success with output.modelId, model.published", async () => {
+    const published: Array<[string, unknown]> = [];
+    const publishing = new LocalJobCluster({
+      logDir: dir,
+      logger,
+      publish: (subject, payload) => void published.push([subject, payload]),
+    });
+    try {
+      const output = { modelId: "trained", path: "/models/trained.gguf" };
+      await publishing.create(job("out", "process.exit(0)", { output }), "ml", "t");
+      await publishing.untilFinished("ml", "out");
+    } finally {
+      await publishing.close();
+    }
+    const subjects = published.map(([subject]) => subject);
+    expect(subjects[0]).toBe("training.job.ml.out.admitted");
+    expect(subjects.slice(-2)).toEqual(["training.job.ml.out.succeeded", "model.published"]);
+    expect(published.at(-1)?.[1]).toMatchObject({
+      modelId: "trained",
+      path: "/models/trained.gguf",
+      job: { namespace: "ml", name: "out" },
+    });
+  });
+
   test("a permanent exit code fails the job and reports it", async () => {
     await runner.create(job("bad", "process.exit(3)"), "default", "t");
     const end = await runner.untilFinished("default", "bad");

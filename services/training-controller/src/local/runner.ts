@@ -44,6 +44,8 @@ export interface LocalRunnerOptions {
   now?: () => Date;
   /** Environment every process starts from (the trainer's PATH, PYTHONPATH…). */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Phase events and `model.published`, with the same subjects and payloads as the cluster backend. */
+  publish?: (subject: string, payload: unknown) => void;
 }
 
 async function freePort(): Promise<number> {
@@ -161,8 +163,35 @@ export class LocalJobCluster implements JobCluster {
         { job: key, from: before, phase: plan.status.phase },
         "Moved local TrainingJob to a new phase",
       );
+      this.publishPhase(local.job);
     }
     this.apply(key, local, plan);
+  }
+
+  private publishPhase(job: StoredJob): void {
+    const { namespace, name, uid } = job.metadata;
+    const phase = job.status?.phase;
+    if (!this.opts.publish || !phase) return;
+    const condition = job.status?.conditions?.find((c) => c.type === phase);
+    this.opts.publish(`training.job.${namespace}.${name}.${phase.toLowerCase()}`, {
+      namespace,
+      name,
+      uid,
+      phase,
+      reason: condition?.reason,
+      message: condition?.message,
+      restarts: job.status?.restarts ?? 0,
+      at: this.now().toISOString(),
+    });
+    const output = job.spec.output;
+    if (phase === "Succeeded" && output?.modelId) {
+      this.opts.publish("model.published", {
+        modelId: output.modelId,
+        path: output.path ?? "",
+        job: { namespace, name, uid },
+        at: this.now().toISOString(),
+      });
+    }
   }
 
   private apply(key: string, local: LocalJob, plan: Plan): void {
