@@ -91,6 +91,7 @@ await runMain(logger, async (host) => {
     stopWorker.abort();
     await working;
     await retriever.idle();
+    await store.idle();
   });
 
   await serve(host, {

@@ -8,9 +8,16 @@ import { parseFilter } from "../src/retrieval/filter.js";
 import { Retriever } from "../src/retrieval/retriever.js";
 import { ingestDocuments } from "../src/store/ingest.js";
 import { openRagStore } from "../src/store/open.js";
-import type { CollectionRow, RagStore } from "../src/store/store.js";
+import { type CollectionRow, RagStore } from "../src/store/store.js";
 
 type Backend = { name: string; open(): Promise<{ db: Db; store: RagStore; done(): Promise<void> }> };
+
+async function allVisiblePages(db: Db): Promise<number> {
+  const { rows } = await db.query<{ pages: number }>(
+    "SELECT relallvisible::int AS pages FROM pg_class WHERE oid = 'rag.postings'::regclass",
+  );
+  return rows[0]?.pages ?? 0;
+}
 
 const backends: Backend[] = [
   {
@@ -73,13 +80,14 @@ const plain = (store: RagStore) => new Retriever({ lexical: store, expansion: fa
 
 describe.each(backends)("RAG store on $name", (backend) => {
   let store: RagStore;
+  let db: Db;
   let done: () => Promise<void>;
   let seq = 0;
   const collection = (team = "t1", embeddingModel = "") =>
     store.createCollection({ team, name: `c${++seq}`, chunkSize: 2000, chunkOverlap: 0, embeddingModel });
 
   beforeAll(async () => {
-    ({ store, done } = await backend.open());
+    ({ store, db, done } = await backend.open());
   }, 60_000);
   afterAll(async () => done());
 
@@ -235,5 +243,26 @@ describe.each(backends)("RAG store on $name", (backend) => {
       expect(byDefault.map((h) => h.score)).not.toEqual(lexical.map((h) => h.score));
       expect(byDefault.slice(0, 3).map((h) => h.documentId)).toContain("d3");
     }
+  });
+
+  test("after large writes the store vacuums its index tables, so index-only scans stay index-only", async () => {
+    const small = new RagStore(db, undefined, 50);
+    const col = await small.createCollection({
+      team: "vac",
+      name: `v${++seq}`,
+      chunkSize: 2000,
+      chunkOverlap: 0,
+    });
+    const docs = Array.from({ length: 60 }, (_, i) => ({
+      id: `d${i}`,
+      text: `vacuum test ${i} ${vocabulary[i]}`,
+      metadata: {},
+    }));
+    await ingestDocuments(small, col, docs.slice(0, 40));
+    await small.idle();
+    const before = await allVisiblePages(db);
+    await ingestDocuments(small, col, docs.slice(40));
+    await small.idle();
+    expect(await allVisiblePages(db)).toBeGreaterThan(before);
   });
 });
