@@ -248,10 +248,12 @@ def env_int(*names, default=None):
 def setup_distributed():
     world = env_int("WORLD_SIZE", default=1)
     rank = env_int("RANK", "NODE_RANK", default=0)
+    cuda = torch.cuda.is_available()
+    device = torch.device(f"cuda:{env_int('LOCAL_RANK', default=0)}" if cuda else "cpu")
+    if cuda:
+        torch.cuda.set_device(device)
     if world > 1:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend, init_method="env://", rank=rank, world_size=world)
-    device = torch.device(f"cuda:{env_int('LOCAL_RANK', default=0)}" if torch.cuda.is_available() else "cpu")
+        dist.init_process_group("nccl" if cuda else "gloo", init_method="env://", rank=rank, world_size=world)
     return rank, world, device
 
 
