@@ -49,6 +49,8 @@ export const configSchema = z
       .default(256 * 1024 * 1024),
     /** Register and load the models training jobs publish (`model.published`, docs/serving.md). */
     MODEL_EVENTS: boolish(true),
+    /** Load published models only from files under this directory (recommended: the shared model volume). */
+    MODEL_EVENTS_ROOT: z.string().min(1).optional(),
     /** This replica's durable consumer of `model.published` (default: from the hostname). */
     MODEL_EVENTS_CONSUMER: z
       .string()

@@ -54,6 +54,7 @@ await runMain(logger, async (host) => {
     const published = new PublishedModels({
       registry,
       logger,
+      root: config.MODEL_EVENTS_ROOT,
       defaults: {
         threads: config.LLAMA_THREADS,
         sequences: config.LLAMA_SEQUENCES,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { jest } from "@jest/globals";
@@ -137,5 +137,36 @@ describe("serving registers published models", () => {
     expect(loads).toEqual(["swap", "swap"]);
     expect(registry.spec("swap")).toMatchObject({ path: copy });
     expect(listed()).toEqual(["swap"]);
+  });
+});
+
+describe("MODEL_EVENTS_ROOT", () => {
+  test("loads only files under the root, following symbolic links to where they lead", async () => {
+    const root = path.join(dir, "models");
+    await mkdir(root, { recursive: true });
+    const inside = (await ensureTinyModel(path.join(root, "inside.gguf"))).path;
+    const sneaky = path.join(root, "sneaky.gguf");
+    await symlink(tiny, sneaky);
+    const local = new ModelRegistry(
+      [],
+      backendFactory({ isolation: "inline", gpu: "false", logger: quiet }),
+      quiet,
+    );
+    const recorder = recordingLogger();
+    const models = new PublishedModels({
+      registry: local,
+      logger: recorder.logger,
+      root,
+      defaults: { contextSize: 256 },
+    });
+    try {
+      expect(await models.handle(event("outside", tiny))).toBe("rejected");
+      expect(await models.handle(event("sneaky", sneaky))).toBe("rejected");
+      expect(recorder.errors).toHaveLength(2);
+      expect(await models.handle(event("inside", inside))).toBe("loaded");
+      expect(local.spec("inside")).toMatchObject({ path: inside });
+    } finally {
+      await local.close();
+    }
   });
 });

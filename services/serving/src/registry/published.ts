@@ -1,4 +1,5 @@
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
+import path from "node:path";
 import { type Bus, consume, type ModelPublished, subjects } from "@sloughgpt/bus";
 import { validateLlamaGguf } from "@sloughgpt/gguf";
 import type { Logger } from "@sloughgpt/runtime";
@@ -15,6 +16,11 @@ export interface PublishedModelsOptions {
   registry: ModelRegistry;
   logger: Logger;
   defaults?: PublishedModelDefaults;
+  /**
+   * Only files under this directory are loaded (symbolic links resolved): whoever can publish on the
+   * bus must not be able to make serving open any file it can read. Unset: any path.
+   */
+  root?: string | undefined;
 }
 
 /**
@@ -39,6 +45,7 @@ export class PublishedModels {
     try {
       const spec = parseModelSpec({ ...this.opts.defaults, id: model, path });
       if (spec.engine !== "llama") throw new TypeError("published models are GGUF files");
+      await this.checkRoot(spec.path);
       const file = await stat(spec.path);
       fileKey = `${spec.path}:${file.size}:${file.mtimeMs}`;
       if (this.loadedFiles.get(model) === fileKey) {
@@ -55,6 +62,15 @@ export class PublishedModels {
     } catch (err) {
       this.log.error({ ...context, err }, "Rejected a published model; the event is dropped");
       return "rejected";
+    }
+  }
+
+  private async checkRoot(file: string): Promise<void> {
+    if (!this.opts.root) return;
+    const [real, root] = await Promise.all([realpath(file), realpath(this.opts.root)]);
+    const rel = path.relative(root, real);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) {
+      throw new Error(`${file} is outside MODEL_EVENTS_ROOT (${this.opts.root})`);
     }
   }
 
