@@ -113,6 +113,11 @@ export interface ConsumeOptions<S extends z.ZodType> {
   /** Awaited before the ack: a message is acknowledged only after its effects are committed. */
   handler: (data: z.infer<S>, msg: JsMsg) => Promise<void>;
   maxDeliver?: number;
+  /**
+   * The server deletes the consumer after this long without a pull: for durables named after a
+   * replica (a pod), which would otherwise pile up as pods are replaced. Unset: kept forever.
+   */
+  inactiveThresholdMs?: number;
 }
 
 /** Durable pull consumer with explicit acks; invalid payloads are terminated, failures redelivered with backoff. */
@@ -125,6 +130,7 @@ export async function consume<S extends z.ZodType>(bus: Bus, opts: ConsumeOption
     filter_subject: bus.subject(opts.def.subject),
     max_deliver: opts.maxDeliver ?? 10,
     ack_wait: 30 * 1e9,
+    ...(opts.inactiveThresholdMs ? { inactive_threshold: opts.inactiveThresholdMs * 1e6 } : {}),
   });
   const consumer = await bus.js.consumers.get(stream, opts.durable);
   const messages = await consumer.consume({ max_messages: 64 });

@@ -82,6 +82,8 @@ export class PublishedModels {
       logger: this.log,
       signal,
       handler: async (event) => void (await this.handle(event)),
+      // Named after the replica: a replaced pod's consumer is removed a day after it last pulled.
+      inactiveThresholdMs: 24 * 3600 * 1000,
     });
   }
 }
