@@ -87,176 +87,218 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     signal: clientGone(request, reply, deps.shutdownSignal).signal,
   });
 
-  app.post("/v1/rag/collections", needs("rag:write"), async (request, reply) => {
-    const body = createCollectionBody.parse(request.body);
-    const res = await callUnary(
-      rag.createCollection.bind(rag),
-      {
-        name: body.name,
-        team: request.principal.team,
-        chunkSize: body.chunk_size,
-        chunkOverlap: body.chunk_overlap,
-        embeddingModel: body.embedding_model,
-        store: body.store,
-      },
-      unary(request, reply),
-    );
-    const c = res.collection;
-    reply.code(201);
-    return {
-      name: c?.name,
-      team: c?.team,
-      chunk_size: c?.chunkSize,
-      chunk_overlap: c?.chunkOverlap,
-      embedding_model: c?.embeddingModel,
-      store: c?.store,
-      created: c?.createdUnix,
-    };
-  });
+  app.post(
+    "/v1/rag/collections",
+    needs("rag:write", { summary: "Create a collection of the caller's team", body: createCollectionBody }),
+    async (request, reply) => {
+      const body = createCollectionBody.parse(request.body);
+      const res = await callUnary(
+        rag.createCollection.bind(rag),
+        {
+          name: body.name,
+          team: request.principal.team,
+          chunkSize: body.chunk_size,
+          chunkOverlap: body.chunk_overlap,
+          embeddingModel: body.embedding_model,
+          store: body.store,
+        },
+        unary(request, reply),
+      );
+      const c = res.collection;
+      reply.code(201);
+      return {
+        name: c?.name,
+        team: c?.team,
+        chunk_size: c?.chunkSize,
+        chunk_overlap: c?.chunkOverlap,
+        embedding_model: c?.embeddingModel,
+        store: c?.store,
+        created: c?.createdUnix,
+      };
+    },
+  );
 
-  app.get("/v1/rag/collections/:name", needs("rag:read"), async (request, reply) => {
-    const { name } = nameParam.parse(request.params);
-    const res = await callUnary(
-      rag.getCollection.bind(rag),
-      { name, team: request.principal.team },
-      unary(request, reply),
-    );
-    const c = res.collection;
-    return {
-      name: c?.name,
-      chunk_size: c?.chunkSize,
-      chunk_overlap: c?.chunkOverlap,
-      embedding_model: c?.embeddingModel,
-      store: c?.store,
-      created: c?.createdUnix,
-      chunks: res.chunks,
-      // How much the default search mode trusts the embedding model (null until measured).
-      dense_weight: res.denseWeight ?? null,
-      calibrated_chunks: res.calibratedChunks,
-    };
-  });
+  app.get(
+    "/v1/rag/collections/:name",
+    needs("rag:read", { summary: "One collection and its settings" }),
+    async (request, reply) => {
+      const { name } = nameParam.parse(request.params);
+      const res = await callUnary(
+        rag.getCollection.bind(rag),
+        { name, team: request.principal.team },
+        unary(request, reply),
+      );
+      const c = res.collection;
+      return {
+        name: c?.name,
+        chunk_size: c?.chunkSize,
+        chunk_overlap: c?.chunkOverlap,
+        embedding_model: c?.embeddingModel,
+        store: c?.store,
+        created: c?.createdUnix,
+        chunks: res.chunks,
+        // How much the default search mode trusts the embedding model (null until measured).
+        dense_weight: res.denseWeight ?? null,
+        calibrated_chunks: res.calibratedChunks,
+      };
+    },
+  );
 
-  app.post("/v1/rag/collections/:name/documents", needs("rag:write"), async (request, reply) => {
-    const { name } = nameParam.parse(request.params);
-    const body = documentsBody.parse(request.body);
-    const req = {
-      collection: name,
-      team: request.principal.team,
-      documents: body.documents.map((d) => ({
-        id: d.id,
-        text: d.text,
-        metadataJson: JSON.stringify(d.metadata ?? {}),
-      })),
-    };
-    if (body.async) {
-      const job = await callUnary(rag.submitIngestJob.bind(rag), req, unary(request, reply));
-      reply.code(202);
-      return { job_id: job.jobId, status_url: `/v1/rag/jobs/${job.jobId}` };
-    }
-    const res = await callUnary(rag.upsert.bind(rag), req, unary(request, reply));
-    return { documents_changed: res.documents, chunks_written: res.chunks };
-  });
-
-  app.post("/v1/rag/collections/:name/answer", needs("rag:read"), async (request, reply) => {
-    const { name } = nameParam.parse(request.params);
-    const body = answerBody.parse(request.body);
-    const res = await callUnary(
-      rag.answer.bind(rag),
-      {
+  app.post(
+    "/v1/rag/collections/:name/documents",
+    needs("rag:write", { summary: "Upsert documents (async: a durable ingestion job)", body: documentsBody }),
+    async (request, reply) => {
+      const { name } = nameParam.parse(request.params);
+      const body = documentsBody.parse(request.body);
+      const req = {
         collection: name,
         team: request.principal.team,
-        question: body.question,
-        topK: body.top_k,
-        model: body.model ?? "",
-        maxTokens: body.max_tokens ?? 0,
-        mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
-        filterJson: body.filter ? JSON.stringify(body.filter) : "",
-        keyId: request.principal.keyId,
-        requestId: String(request.id),
-      },
-      unary(request, reply, deps.reasoningTimeoutMs),
-    );
-    return {
-      answer: res.answer,
-      citations: res.citations.map((c) => ({ n: c.number, document_id: c.documentId, chunk_id: c.chunkId })),
-      invalid_citations: res.invalidCitations,
-      passages: res.passages.map((r, i) => ({
-        n: i + 1,
-        document_id: r.documentId,
-        chunk_id: r.chunkId,
-        score: r.score,
-        text: r.text,
-        metadata: JSON.parse(r.metadataJson || "{}") as unknown,
-      })),
-      model: res.model,
-      usage: {
-        prompt_tokens: res.promptTokens,
-        completion_tokens: res.completionTokens,
-        total_tokens: res.promptTokens + res.completionTokens,
-      },
-    };
-  });
+        documents: body.documents.map((d) => ({
+          id: d.id,
+          text: d.text,
+          metadataJson: JSON.stringify(d.metadata ?? {}),
+        })),
+      };
+      if (body.async) {
+        const job = await callUnary(rag.submitIngestJob.bind(rag), req, unary(request, reply));
+        reply.code(202);
+        return { job_id: job.jobId, status_url: `/v1/rag/jobs/${job.jobId}` };
+      }
+      const res = await callUnary(rag.upsert.bind(rag), req, unary(request, reply));
+      return { documents_changed: res.documents, chunks_written: res.chunks };
+    },
+  );
 
-  app.get("/v1/rag/jobs/:id", needs("rag:read"), async (request, reply) => {
-    const { id } = jobParam.parse(request.params);
-    const j = await callUnary(
-      rag.getIngestJob.bind(rag),
-      { id, team: request.principal.team },
-      unary(request, reply),
-    );
-    return {
-      id: j.id,
-      collection: j.collection,
-      state: j.state,
-      total: j.total,
-      done: j.done,
-      failed: j.failed,
-      errors: j.errors.map((e) => ({ document_id: e.documentId, error: e.error })),
-      created: j.createdUnix,
-    };
-  });
+  app.post(
+    "/v1/rag/collections/:name/answer",
+    needs("rag:read", { summary: "Answer from the collection, citing passages as [n]", body: answerBody }),
+    async (request, reply) => {
+      const { name } = nameParam.parse(request.params);
+      const body = answerBody.parse(request.body);
+      // It generates: the caller's rate limits and budgets apply, counted on the question and answer
+      // (retrieved passages join the prompt; the settle corrects the estimate).
+      const estimate = estimateTextTokens(body.question) + completionAllowance(body.max_tokens);
+      const ticket = await admitRequest(deps.gate, request, reply, estimate);
+      let used = estimate;
+      const res = await callUnary(
+        rag.answer.bind(rag),
+        {
+          collection: name,
+          team: request.principal.team,
+          question: body.question,
+          topK: body.top_k,
+          model: body.model ?? "",
+          maxTokens: body.max_tokens ?? 0,
+          mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
+          filterJson: body.filter ? JSON.stringify(body.filter) : "",
+          keyId: request.principal.keyId,
+          requestId: String(request.id),
+        },
+        unary(request, reply, deps.reasoningTimeoutMs),
+      )
+        .then((r) => {
+          used = r.promptTokens + r.completionTokens;
+          return r;
+        })
+        .finally(() => ticket.settle(used));
+      return {
+        answer: res.answer,
+        citations: res.citations.map((c) => ({
+          n: c.number,
+          document_id: c.documentId,
+          chunk_id: c.chunkId,
+        })),
+        invalid_citations: res.invalidCitations,
+        passages: res.passages.map((r, i) => ({
+          n: i + 1,
+          document_id: r.documentId,
+          chunk_id: r.chunkId,
+          score: r.score,
+          text: r.text,
+          metadata: JSON.parse(r.metadataJson || "{}") as unknown,
+        })),
+        model: res.model,
+        usage: {
+          prompt_tokens: res.promptTokens,
+          completion_tokens: res.completionTokens,
+          total_tokens: res.promptTokens + res.completionTokens,
+        },
+      };
+    },
+  );
 
-  app.post("/v1/rag/collections/:name/search", needs("rag:read"), async (request, reply) => {
-    const { name } = nameParam.parse(request.params);
-    const body = searchBody.parse(request.body);
-    const res = await callUnary(
-      rag.search.bind(rag),
-      {
-        collection: name,
-        team: request.principal.team,
-        query: body.query,
-        topK: body.top_k,
-        mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
-        filterJson: body.filter ? JSON.stringify(body.filter) : "",
-      },
-      unary(request, reply),
-    );
-    return {
-      results: res.results.map((r) => ({
-        document_id: r.documentId,
-        chunk_id: r.chunkId,
-        score: r.score,
-        text: r.text,
-        metadata: JSON.parse(r.metadataJson || "{}") as unknown,
-      })),
-    };
-  });
+  app.get(
+    "/v1/rag/jobs/:id",
+    needs("rag:read", { summary: "Progress of an ingestion job" }),
+    async (request, reply) => {
+      const { id } = jobParam.parse(request.params);
+      const j = await callUnary(
+        rag.getIngestJob.bind(rag),
+        { id, team: request.principal.team },
+        unary(request, reply),
+      );
+      return {
+        id: j.id,
+        collection: j.collection,
+        state: j.state,
+        total: j.total,
+        done: j.done,
+        failed: j.failed,
+        errors: j.errors.map((e) => ({ document_id: e.documentId, error: e.error })),
+        created: j.createdUnix,
+      };
+    },
+  );
 
-  app.post("/v1/rag/collections/:name/documents/delete", needs("rag:write"), async (request, reply) => {
-    const { name } = nameParam.parse(request.params);
-    const body = deleteBody.parse(request.body);
-    const res = await callUnary(
-      rag.deleteDocuments.bind(rag),
-      {
-        collection: name,
-        team: request.principal.team,
-        ids: body.ids ?? [],
-        filterJson: body.filter ? JSON.stringify(body.filter) : "",
-      },
-      unary(request, reply),
-    );
-    return { documents_deleted: res.documents, chunks_deleted: res.chunks };
-  });
+  app.post(
+    "/v1/rag/collections/:name/search",
+    needs("rag:read", { summary: "Lexical, dense or hybrid search with filters", body: searchBody }),
+    async (request, reply) => {
+      const { name } = nameParam.parse(request.params);
+      const body = searchBody.parse(request.body);
+      const res = await callUnary(
+        rag.search.bind(rag),
+        {
+          collection: name,
+          team: request.principal.team,
+          query: body.query,
+          topK: body.top_k,
+          mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
+          filterJson: body.filter ? JSON.stringify(body.filter) : "",
+        },
+        unary(request, reply),
+      );
+      return {
+        results: res.results.map((r) => ({
+          document_id: r.documentId,
+          chunk_id: r.chunkId,
+          score: r.score,
+          text: r.text,
+          metadata: JSON.parse(r.metadataJson || "{}") as unknown,
+        })),
+      };
+    },
+  );
+
+  app.post(
+    "/v1/rag/collections/:name/documents/delete",
+    needs("rag:write", { summary: "Delete documents by id or by metadata filter", body: deleteBody }),
+    async (request, reply) => {
+      const { name } = nameParam.parse(request.params);
+      const body = deleteBody.parse(request.body);
+      const res = await callUnary(
+        rag.deleteDocuments.bind(rag),
+        {
+          collection: name,
+          team: request.principal.team,
+          ids: body.ids ?? [],
+          filterJson: body.filter ? JSON.stringify(body.filter) : "",
+        },
+        unary(request, reply),
+      );
+      return { documents_deleted: res.documents, chunks_deleted: res.chunks };
+    },
+  );
 
   app.post(
     "/v1/reasoning/solve",
