@@ -57,8 +57,21 @@ export interface Platform {
   stop(): Promise<void>;
 }
 
+/** Ports handed out by this process: the OS may offer a just-closed port again, so never twice. */
+const handedOut = new Set<number>();
+
+async function uniquePort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
 async function allocatePorts(): Promise<Ports> {
-  const next = () => freePort();
+  const next = uniquePort;
   return {
     gateway: await next(),
     grpc: {
@@ -135,7 +148,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
   const addGatewayReplica = async () => {
     const gateway = plan.find((s) => s.name === "gateway");
     if (!gateway) throw new Error("the plan has no gateway");
-    const [port, opsPort] = [await freePort(), await freePort()];
+    const [port, opsPort] = [await uniquePort(), await uniquePort()];
     replicas += 1;
     // The supervisor keys children by name; a replica's name is only a label for its logs.
     const name = `gateway-${replicas + 1}` as ServiceName;

@@ -65,7 +65,8 @@ describe("secret hashing", () => {
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
     expect(hash).not.toContain(secret);
     expect(verifySecret(secret, salt, hash)).toBe(true);
-    expect(verifySecret(`${secret.slice(0, -1)}x`, salt, hash)).toBe(false);
+    const other = secret.endsWith("x") ? "y" : "x";
+    expect(verifySecret(`${secret.slice(0, -1)}${other}`, salt, hash)).toBe(false);
     expect(verifySecret(secret, newSalt(), hash)).toBe(false);
   });
 
