@@ -16,10 +16,11 @@ export class ServingClient implements Embedder, ChatModel {
     this.client = new serving.ServingServiceClient(address, credentials.createInsecure(), clientOptions);
   }
 
-  async embed(model: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {
+  /** Metered to `team` (the collection's); no key is known for ingestion and search embeddings. */
+  async embed(model: string, texts: string[], signal?: AbortSignal, team = ""): Promise<number[][]> {
     const res = await callUnary(
       this.client.embed.bind(this.client),
-      { model, input: texts, keyId: "", requestId: "", team: "" },
+      { model, input: texts, keyId: "", requestId: "", team },
       { deadlineMs: this.timeoutMs, ...(signal ? { signal } : {}) },
     );
     return res.embeddings.map((e) => e.values);

@@ -22,6 +22,26 @@ function limited(limit: number, calls: string[][]): Embedder {
 }
 
 describe("embedAll", () => {
+  test("names the team every call is metered to, retries included", async () => {
+    const teams: (string | undefined)[] = [];
+    let first = true;
+    const embedder: Embedder = {
+      embed: async (_model, texts, _signal, team) => {
+        teams.push(team);
+        if (first) {
+          first = false;
+          throw new InvalidArgumentError("input 0 has 9 tokens; the model's context holds 5", {
+            param: "input.0",
+            reason: "context_length_exceeded",
+          });
+        }
+        return texts.map(() => [1]);
+      },
+    };
+    await embedAll(embedder, "m", ["a long one", "b"], { batch: 1, team: "research" });
+    expect(teams).toEqual(["research", "research", "research"]);
+  });
+
   test("batches in order", async () => {
     const calls: string[][] = [];
     const v = await embedAll(limited(100, calls), "m", ["a", "bb", "ccc"], { batch: 2 });

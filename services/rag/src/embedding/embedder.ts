@@ -1,6 +1,7 @@
 /** Turns texts into L2-normalized vectors with a named model (serving's Embed in production). */
 export interface Embedder {
-  embed(model: string, texts: string[], signal?: AbortSignal): Promise<number[][]>;
+  /** `team`: whose usage the embedding is (the collection's team), for metering and budgets. */
+  embed(model: string, texts: string[], signal?: AbortSignal, team?: string): Promise<number[][]>;
 }
 
 /** Serving accepts at most 2048 inputs per call; smaller batches keep one call's latency bounded. */
@@ -33,14 +34,14 @@ export async function embedAll(
   embedder: Embedder,
   model: string,
   texts: string[],
-  opts: { batch?: number; signal?: AbortSignal | undefined } = {},
+  opts: { batch?: number; signal?: AbortSignal | undefined; team?: string | undefined } = {},
 ): Promise<number[][]> {
   const batch = opts.batch ?? EMBED_BATCH;
   const out: number[][] = [];
   for (let i = 0; i < texts.length; i += batch) {
     opts.signal?.throwIfAborted();
     const part = texts.slice(i, i + batch);
-    const vectors = await embedFitting(embedder, model, part, opts.signal);
+    const vectors = await embedFitting(embedder, model, part, opts);
     if (vectors.length !== part.length)
       throw new Error(
         `embedding model '${model}' returned ${vectors.length} vectors for ${part.length} inputs`,
@@ -50,19 +51,21 @@ export async function embedAll(
   return out;
 }
 
+type Call = { signal?: AbortSignal | undefined; team?: string | undefined };
+
 async function embedFitting(
   embedder: Embedder,
   model: string,
   texts: string[],
-  signal?: AbortSignal,
+  call: Call,
 ): Promise<number[][]> {
   const inputs = [...texts];
   for (let attempt = 0; ; attempt++) {
     try {
-      return await embedder.embed(model, inputs, signal);
+      return await embedder.embed(model, inputs, call.signal, call.team);
     } catch (err) {
       if (attempt >= MAX_SHORTENINGS * inputs.length) throw err;
-      if (isInternal(err)) return embedIsolated(embedder, model, inputs, signal);
+      if (isInternal(err)) return embedIsolated(embedder, model, inputs, call);
       shortenRefused(inputs, err);
     }
   }
@@ -86,14 +89,14 @@ async function embedIsolated(
   embedder: Embedder,
   model: string,
   texts: string[],
-  signal?: AbortSignal,
+  call: Call,
 ): Promise<number[][]> {
   const out: number[][] = [];
   for (const text of texts) {
     let input = text;
     for (let attempt = 0; ; attempt++) {
       try {
-        out.push(...(await embedder.embed(model, [input], signal)));
+        out.push(...(await embedder.embed(model, [input], call.signal, call.team)));
         break;
       } catch (err) {
         if (!isInternal(err) || attempt >= MAX_SHORTENINGS) throw err;

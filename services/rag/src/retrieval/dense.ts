@@ -49,7 +49,7 @@ export class EmbeddingIndex implements DenseIndex {
         param: "mode",
         reason: "no_embedding_model",
       });
-    const [vector] = await this.embedder.embed(model, [req.query], req.signal);
+    const [vector] = await this.embedder.embed(model, [req.query], req.signal, req.collection.team);
     if (!vector) throw new Error(`embedding model '${model}' returned no vector`);
     return this.store.nearest(req.collection, vector, { topK: req.topK, filter: req.filter });
   }

@@ -63,7 +63,10 @@ async function attachEmbeddings(
   if (!opts.embedder)
     throw new Error(`collection '${col.name}' needs an embedder for '${col.embeddingModel}'`);
   const texts = writes.flatMap((w) => w.chunks.map((c) => c.text));
-  const vectors = await embedAll(opts.embedder, col.embeddingModel, texts, { signal: opts.signal });
+  const vectors = await embedAll(opts.embedder, col.embeddingModel, texts, {
+    signal: opts.signal,
+    team: col.team,
+  });
   let at = 0;
   for (const w of writes) {
     w.embeddings = vectors.slice(at, at + w.chunks.length);
