@@ -13,7 +13,7 @@ import { connectIdentityEvents } from "./identity/events.js";
 import { Identity } from "./identity/identity.js";
 import { createOidcVerifier } from "./identity/oidc.js";
 import { IdentityStore } from "./identity/store.js";
-import { RequestGate } from "./limits/gate.js";
+import { budgetAlertId, RequestGate } from "./limits/gate.js";
 import { RateLimiter, rateLimitMetrics } from "./limits/index.js";
 import { monitoringSpend } from "./limits/monitoring-spend.js";
 import { cachedSpend } from "./limits/spend-cache.js";
@@ -73,10 +73,7 @@ await runMain(logger, async (host) => {
     limiter,
     spend: cachedSpend(monitoringSpend(upstreams.monitoring, config.SPEND_TIMEOUT_MS), config.SPEND_CACHE_MS),
     // The message id makes the replicas that see the same crossing publish it once.
-    alert: (a) =>
-      publish(bus, subjects.budgetAlert, a, {
-        msgId: `budget.${a.scope}.${a.subject}.${a.period}.${a.periodStart}.${a.threshold}`,
-      }),
+    alert: (a) => publish(bus, subjects.budgetAlert, a, { msgId: budgetAlertId(a) }),
     logger: logger.child({ component: "gate" }),
   });
   const shutdown = new AbortController();

@@ -332,16 +332,17 @@ export function servingHandlers(deps: {
         if (hit) return replay(req, hit.entry, write, started, ctx.logger);
       }
 
+      // A caller that uses only the whole text gets it as one message, not one per token.
+      const incremental = req.stream !== false;
       const relay = new DeltaRelay({
         started,
         keepText: key !== undefined,
-        // A caller that uses only the whole text gets it as one message, not one per token.
-        incremental: req.stream !== false,
+        incremental,
         write: (delta) => write({ event: { $case: "delta", delta } }),
         onFirst: (ms) => m.timeToFirstToken.observe({ model: req.model }, ms / 1000),
       });
       const result = await registry
-        .generate(params, { signal: ctx.signal, incremental: req.stream !== false, onDelta: relay.onDelta })
+        .generate(params, { signal: ctx.signal, incremental, onDelta: relay.onDelta })
         .catch((err: unknown) => {
           m.requests.inc({ model: req.model, operation: "generate", status: "error" });
           // A request that ran and failed is recorded too (an error, and what it generated before it

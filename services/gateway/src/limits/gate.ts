@@ -61,7 +61,13 @@ export class RateLimitExceededError extends ResourceExhaustedError {
   }
 }
 
-const NOOP_TICKET: Ticket = { headers: {}, settle: () => undefined };
+/** The ticket of a request nothing counts: no headers, nothing to settle. */
+export const NOOP_TICKET: Ticket = { headers: {}, settle: () => undefined };
+
+/** One crossing's identity: whose budget, which period, which threshold (not when it was seen). */
+export function budgetAlertId(a: BudgetAlert): string {
+  return `budget.${a.scope}.${a.subject}.${a.period}.${a.periodStart}.${a.threshold}`;
+}
 
 /**
  * A request that alone may use more tokens than a minute allows would be refused in every window:
@@ -164,10 +170,6 @@ export class RequestGate {
 
   private raise(team: string, scope: BudgetScope, spend: ScopeSpend, threshold: number): void {
     if (!this.opts.alert) return;
-    const id = `budget.${scope.kind}.${scope.id}.${scope.period}.${spend.periodStart}.${threshold}`;
-    if (this.alerted.has(id)) return;
-    if (this.alerted.size >= MAX_REMEMBERED_ALERTS) this.alerted.clear();
-    this.alerted.add(id);
     const alert: BudgetAlert = {
       scope: scope.kind,
       subject: scope.id,
@@ -179,6 +181,10 @@ export class RequestGate {
       periodStart: spend.periodStart,
       at: new Date(this.now()).toISOString(),
     };
+    const id = budgetAlertId(alert);
+    if (this.alerted.has(id)) return;
+    if (this.alerted.size >= MAX_REMEMBERED_ALERTS) this.alerted.clear();
+    this.alerted.add(id);
     this.opts.alert(alert).catch((err: unknown) => {
       this.alerted.delete(id);
       this.opts.logger.warn({ err, alert: id }, "Failed to publish a budget alert");

@@ -13,7 +13,7 @@ import { toHttpError } from "../http/errors.js";
 import { needs } from "../http/rbac.js";
 import { SseWriter } from "../http/sse.js";
 import { completionAllowance, estimateJsonTokens, estimateTextTokens } from "../limits/estimate.js";
-import type { RequestGate, Ticket } from "../limits/gate.js";
+import { NOOP_TICKET, type RequestGate, type Ticket } from "../limits/gate.js";
 import {
   cacheHeader,
   cacheMode,
@@ -40,8 +40,6 @@ interface Deps {
   gate?: RequestGate | undefined;
 }
 
-const OPEN_TICKET: Ticket = { headers: {}, settle: () => undefined };
-
 /** Admits a model request against the caller's budgets and rate limits (throws a 429 when refused). */
 export async function admitRequest(
   gate: RequestGate | undefined,
@@ -49,10 +47,27 @@ export async function admitRequest(
   reply: FastifyReply,
   estimatedTokens: number,
 ): Promise<Ticket> {
-  if (!gate) return OPEN_TICKET;
+  if (!gate) return NOOP_TICKET;
   const ticket = await gate.admit(request.principal, estimatedTokens);
   reply.headers(ticket.headers);
   return ticket;
+}
+
+/** Awaits an admitted upstream call and settles its ticket with the tokens it used (the estimate if it failed). */
+export async function settledCall<T>(
+  ticket: Ticket,
+  estimate: number,
+  call: Promise<T>,
+  used: (result: T) => number,
+): Promise<T> {
+  let tokens = estimate;
+  try {
+    const result = await call;
+    tokens = used(result);
+    return result;
+  } finally {
+    ticket.settle(tokens);
+  }
 }
 
 const usedTokens = (final: serving.GenerateFinal | undefined) =>
@@ -248,13 +263,12 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
       const includeUsage = body.stream_options?.include_usage === true;
       return streamSse(deps, { kind, req, meta, includeUsage, ticket, promptEstimate }, request, reply);
     }
-    let final: serving.GenerateFinal | undefined;
-    let text: string;
-    try {
-      ({ text, final } = await collect(deps, req, clientGone(request, reply, deps.shutdownSignal).signal));
-    } finally {
-      ticket.settle(usedTokens(final) ?? promptEstimate);
-    }
+    const { text, final } = await settledCall(
+      ticket,
+      promptEstimate,
+      collect(deps, req, clientGone(request, reply, deps.shutdownSignal).signal),
+      (r) => usedTokens(r.final) ?? promptEstimate,
+    );
     const cache = cacheHeader(final);
     if (cache) reply.header("x-sloughgpt-cache", cache);
     return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
@@ -268,26 +282,25 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
       const input = typeof body.input === "string" ? [body.input] : body.input;
       const estimate = input.reduce((n, text) => n + estimateTextTokens(text), 0);
       const ticket = await admitRequest(deps.gate, request, reply, estimate);
-      let used = estimate;
-      const res = await callUnary(
-        deps.upstreams.serving.embed.bind(deps.upstreams.serving),
-        {
-          model: body.model,
-          input,
-          keyId: request.principal.keyId,
-          team: request.principal.team,
-          requestId: String(request.id),
-        },
-        {
-          deadlineMs: deps.generationTimeoutMs,
-          signal: clientGone(request, reply, deps.shutdownSignal).signal,
-        },
-      )
-        .then((r) => {
-          used = r.promptTokens;
-          return r;
-        })
-        .finally(() => ticket.settle(used));
+      const res = await settledCall(
+        ticket,
+        estimate,
+        callUnary(
+          deps.upstreams.serving.embed.bind(deps.upstreams.serving),
+          {
+            model: body.model,
+            input,
+            keyId: request.principal.keyId,
+            team: request.principal.team,
+            requestId: String(request.id),
+          },
+          {
+            deadlineMs: deps.generationTimeoutMs,
+            signal: clientGone(request, reply, deps.shutdownSignal).signal,
+          },
+        ),
+        (r) => r.promptTokens,
+      );
       const vectors = res.embeddings.map((e) => e.values);
       const width = vectors[0]?.length ?? 0;
       if (body.dimensions !== undefined && body.dimensions !== width) {

@@ -6,7 +6,7 @@ import type { Upstreams } from "../clients.js";
 import { needs } from "../http/rbac.js";
 import { completionAllowance, estimateTextTokens } from "../limits/estimate.js";
 import type { RequestGate } from "../limits/gate.js";
-import { admitRequest, clientGone } from "./openai.js";
+import { admitRequest, clientGone, settledCall } from "./openai.js";
 
 interface Deps {
   upstreams: Upstreams;
@@ -179,28 +179,27 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       // (retrieved passages join the prompt; the settle corrects the estimate).
       const estimate = estimateTextTokens(body.question) + completionAllowance(body.max_tokens);
       const ticket = await admitRequest(deps.gate, request, reply, estimate);
-      let used = estimate;
-      const res = await callUnary(
-        rag.answer.bind(rag),
-        {
-          collection: name,
-          team: request.principal.team,
-          question: body.question,
-          topK: body.top_k,
-          model: body.model ?? "",
-          maxTokens: body.max_tokens ?? 0,
-          mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
-          filterJson: body.filter ? JSON.stringify(body.filter) : "",
-          keyId: request.principal.keyId,
-          requestId: String(request.id),
-        },
-        unary(request, reply, deps.reasoningTimeoutMs),
-      )
-        .then((r) => {
-          used = r.promptTokens + r.completionTokens;
-          return r;
-        })
-        .finally(() => ticket.settle(used));
+      const res = await settledCall(
+        ticket,
+        estimate,
+        callUnary(
+          rag.answer.bind(rag),
+          {
+            collection: name,
+            team: request.principal.team,
+            question: body.question,
+            topK: body.top_k,
+            model: body.model ?? "",
+            maxTokens: body.max_tokens ?? 0,
+            mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
+            filterJson: body.filter ? JSON.stringify(body.filter) : "",
+            keyId: request.principal.keyId,
+            requestId: String(request.id),
+          },
+          unary(request, reply, deps.reasoningTimeoutMs),
+        ),
+        (r) => r.promptTokens + r.completionTokens,
+      );
       return {
         answer: res.answer,
         citations: res.citations.map((c) => ({
@@ -308,25 +307,24 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       const client = deps.upstreams.reasoning;
       const estimate = estimateTextTokens(body.problem) + completionAllowance(body.max_tokens);
       const ticket = await admitRequest(deps.gate, request, reply, estimate);
-      let used = estimate;
-      const res = await callUnary(
-        client.solve.bind(client),
-        {
-          problem: body.problem,
-          model: body.model ?? "",
-          strategy: reasoning.Strategy.STRATEGY_CHAIN_OF_THOUGHT,
-          maxTokens: body.max_tokens ?? 0,
-          keyId: request.principal.keyId,
-          team: request.principal.team,
-          requestId: String(request.id),
-        },
-        unary(request, reply, deps.reasoningTimeoutMs),
-      )
-        .then((r) => {
-          used = r.promptTokens + r.completionTokens;
-          return r;
-        })
-        .finally(() => ticket.settle(used));
+      const res = await settledCall(
+        ticket,
+        estimate,
+        callUnary(
+          client.solve.bind(client),
+          {
+            problem: body.problem,
+            model: body.model ?? "",
+            strategy: reasoning.Strategy.STRATEGY_CHAIN_OF_THOUGHT,
+            maxTokens: body.max_tokens ?? 0,
+            keyId: request.principal.keyId,
+            team: request.principal.team,
+            requestId: String(request.id),
+          },
+          unary(request, reply, deps.reasoningTimeoutMs),
+        ),
+        (r) => r.promptTokens + r.completionTokens,
+      );
       return {
         answer: res.answer,
         reasoning: res.reasoning,

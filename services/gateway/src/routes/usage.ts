@@ -66,6 +66,13 @@ export function defaultRange(nowMs: number): { from: string; to: string } {
   return { from: `${today.slice(0, 7)}-01`, to: today };
 }
 
+/** The range a query asked for, this month so far where it did not say. */
+const rangeOf = (q: { from?: string | undefined; to?: string | undefined }) => ({
+  ...defaultRange(Date.now()),
+  ...(q.from ? { from: q.from } : {}),
+  ...(q.to ? { to: q.to } : {}),
+});
+
 /** Admins see every team (or the one they name); anyone else sees only their own. */
 export function usageTeam(p: Pick<Principal, "role" | "team">, requested: string | undefined): string {
   if (can(p.role, "admin:teams")) return requested ?? "";
@@ -113,9 +120,7 @@ export function usageRoutes(app: FastifyInstance, deps: Deps): void {
       const res = await callUnary(
         client.queryUsage.bind(client),
         {
-          ...defaultRange(Date.now()),
-          ...(q.from ? { from: q.from } : {}),
-          ...(q.to ? { to: q.to } : {}),
+          ...rangeOf(q),
           groupBy: q.group_by,
           team,
           keyId: q.key_id ?? "",
@@ -151,9 +156,7 @@ async function exportCsv(deps: Deps, request: FastifyRequest, reply: FastifyRepl
   const signal = clientGone(request, reply, deps.shutdownSignal).signal;
   const client = deps.upstreams.monitoring;
   const base = {
-    ...defaultRange(Date.now()),
-    ...(q.from ? { from: q.from } : {}),
-    ...(q.to ? { to: q.to } : {}),
+    ...rangeOf(q),
     kind:
       q.kind === "daily"
         ? monitoring.UsageExportKind.USAGE_EXPORT_KIND_DAILY
