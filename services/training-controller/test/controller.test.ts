@@ -1,5 +1,6 @@
 import { jest } from "@jest/globals";
 import { Registry } from "@sloughgpt/runtime";
+import { ApiError } from "@sloughgpt/testing";
 import fc from "fast-check";
 import { TrainingController } from "../src/controller/controller.js";
 import { Cluster, logger, NS } from "./harness.js";
@@ -196,7 +197,14 @@ describe("the running controller", () => {
             const terminal = (p: (typeof pods)[number]) =>
               p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
             if (pods.length === numNodes && pods.every((p) => terminal(p) || hangs(p))) {
-              for (const p of pods.filter(hangs)) cluster.kubelet.finish(NS, p.metadata!.name!, 0);
+              for (const p of pods.filter(hangs)) {
+                // The controller may have deleted the pod since the list (a gang restart): nothing to end.
+                try {
+                  cluster.kubelet.finish(NS, p.metadata!.name!, 0);
+                } catch (err) {
+                  if (!(err instanceof ApiError && err.code === 404)) throw err;
+                }
+              }
             }
             const s = await cluster.status(name);
             return s.phase === "Succeeded" || s.phase === "Failed" ? s : undefined;

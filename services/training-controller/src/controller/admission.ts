@@ -94,11 +94,16 @@ class Pool {
     return total;
   }
 
-  /** Most-free nodes first, so a gang packs onto few nodes. */
-  private byFree(names: string[] | undefined): Iterable<string> {
-    if (names !== undefined) return [...names].sort((a, b) => this.free.get(b)! - this.free.get(a)!);
-    const levels = [...this.levels.keys()].sort((a, b) => b - a);
-    return levels.flatMap((l) => [...this.levels.get(l)!]);
+  /**
+   * Most-free nodes first, so a gang packs onto few nodes. Lazy: a placement reads only as many nodes
+   * as it needs, not every node of the cluster for every pod.
+   */
+  private *byFree(names: string[] | undefined): Iterable<string> {
+    if (names !== undefined) {
+      yield* [...names].sort((a, b) => this.free.get(b)! - this.free.get(a)!);
+      return;
+    }
+    for (const level of [...this.levels.keys()].sort((a, b) => b - a)) yield* this.levels.get(level)!;
   }
 
   /** Places `count` pods of `gpus` each; with `commit` the GPUs are taken, otherwise only checked. */

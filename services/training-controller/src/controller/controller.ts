@@ -1,5 +1,6 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger, Registry } from "@sloughgpt/runtime";
+import { connectionReuse } from "./client.js";
 import { type Change, Informers } from "./informers.js";
 import { type ClusterWriter, KubeClusterWriter } from "./kube.js";
 import { LeaderElector, type LeaderOptions } from "./leader.js";
@@ -104,6 +105,8 @@ export class TrainingController {
       }).release();
     }
     await this.informers.stop();
+    // Idle keep-alive sockets to the API server; a client still in use opens new ones.
+    connectionReuse(this.opts.kubeConfig).close();
   }
 
   private async work(signal: AbortSignal): Promise<void> {

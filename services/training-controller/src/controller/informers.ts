@@ -11,6 +11,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "@sloughgpt/runtime";
 import { GROUP, PLURAL, VERSION } from "../api/types.js";
+import { apiClient } from "./client.js";
 import { LABEL_JOB } from "./names.js";
 import type { StoredJob } from "./podspec.js";
 import type { ClusterView } from "./view.js";
@@ -49,8 +50,8 @@ export class Informers implements ClusterView {
       restartDelayMs?: number;
     },
   ) {
-    const core = kc.makeApiClient(CoreV1Api);
-    const custom = kc.makeApiClient(CustomObjectsApi);
+    const core = apiClient(kc, CoreV1Api);
+    const custom = apiClient(kc, CustomObjectsApi);
     const watch = new Watch(kc);
     const ns = opts.namespace;
     const nsPath = (group: string, plural: string) =>

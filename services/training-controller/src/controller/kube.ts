@@ -7,6 +7,7 @@ import {
   type V1Service,
 } from "@kubernetes/client-node";
 import { GROUP, KIND, PLURAL, VERSION } from "../api/types.js";
+import { apiClient } from "./client.js";
 import type { JobEvent } from "./plan.js";
 import type { StoredJob } from "./podspec.js";
 
@@ -40,8 +41,8 @@ export class KubeClusterWriter implements ClusterWriter {
   private readonly custom: CustomObjectsApi;
 
   constructor(kc: KubeConfig) {
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = apiClient(kc, CoreV1Api);
+    this.custom = apiClient(kc, CustomObjectsApi);
   }
 
   createPod(pod: V1Pod): Promise<void> {

@@ -1,5 +1,6 @@
 import { ApiException, CoordinationV1Api, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "@sloughgpt/runtime";
+import { apiClient } from "./client.js";
 
 export interface LeaderOptions {
   namespace: string;
@@ -41,7 +42,7 @@ export class LeaderElector {
     kc: KubeConfig,
     private readonly opts: LeaderOptions,
   ) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
+    this.api = apiClient(kc, CoordinationV1Api);
     this.now = opts.now ?? (() => new Date());
   }
 

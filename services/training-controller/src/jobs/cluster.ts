@@ -7,6 +7,7 @@ import {
 } from "@kubernetes/client-node";
 import { NotFoundError } from "@sloughgpt/runtime";
 import { GROUP, PLURAL, type TrainingJob, type TrainingJobStatus, VERSION } from "../api/types.js";
+import { apiClient } from "../controller/client.js";
 
 export const LABEL_TEAM = "sloughgpt.io/team";
 
@@ -27,7 +28,7 @@ export class KubeJobCluster implements JobCluster {
   private readonly api: CustomObjectsApi;
 
   constructor(kc: KubeConfig) {
-    this.api = kc.makeApiClient(CustomObjectsApi);
+    this.api = apiClient(kc, CustomObjectsApi);
   }
 
   async create(job: TrainingJob, namespace: string, team: string): Promise<void> {
