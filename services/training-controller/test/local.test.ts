@@ -50,6 +50,30 @@ describe("local backend", () => {
     expect(log(1, 0)).toContain("SLOUGHGPT_RESTART_COUNT=0");
   });
 
+  test("procsPerNode > 1 starts that many ranks per node, numbered node by node, each line marked", async () => {
+    const script = `console.log(["WORLD_SIZE","RANK","LOCAL_RANK","LOCAL_WORLD_SIZE","GROUP_RANK"].map(k => k + "=" + process.env[k]).join(" "))`;
+    await runner.create(job("multi", script, { numNodes: 2, procsPerNode: 2 }), "default", "t");
+    expect(await runner.untilFinished("default", "multi")).toMatchObject({ phase: "Succeeded" });
+    const lines = (i: number) =>
+      readFileSync(path.join(dir, "default", "multi", `node-${i}.attempt-0.log`), "utf8")
+        .trim()
+        .split("\n")
+        .sort();
+    expect(lines(1)).toEqual([
+      "[rank 2] WORLD_SIZE=4 RANK=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=2 GROUP_RANK=1",
+      "[rank 3] WORLD_SIZE=4 RANK=3 LOCAL_RANK=1 LOCAL_WORLD_SIZE=2 GROUP_RANK=1",
+    ]);
+    expect(lines(0)[0]).toMatch(/^\[rank 0\] WORLD_SIZE=4 RANK=0 LOCAL_RANK=0/);
+  });
+
+  test("a failing rank ends the other ranks of its node and its exit code is the node's", async () => {
+    const script = `process.env.LOCAL_RANK === "1" ? process.exit(3) : setInterval(() => {}, 1000)`;
+    await runner.create(job("rankfail", script, { procsPerNode: 2 }), "default", "t");
+    const end = await runner.untilFinished("default", "rankfail");
+    expect(end.phase).toBe("Failed");
+    expect(JSON.stringify(end.nodes)).toContain('"exitCode":3');
+  });
+
   test("publishes each phase and, on success with output.modelId, model.published", async () => {
     const published: Array<[string, unknown]> = [];
     const publishing = new LocalJobCluster({

@@ -23,11 +23,13 @@ import {
 import { type Plan, planJob } from "../controller/plan.js";
 import { rendezvousEnv, type StoredJob } from "../controller/podspec.js";
 import type { JobCluster } from "../jobs/cluster.js";
+import { localRankEnv, prefixLines } from "./ranks.js";
 
 /** A node of a local job: one process, described as the pod it stands for so the same plan applies. */
 interface LocalNode {
   pod: V1Pod;
-  child?: ChildProcess;
+  /** One process per local rank (`procsPerNode`). */
+  children: ChildProcess[];
 }
 
 interface LocalJob {
@@ -117,7 +119,7 @@ export class LocalJobCluster implements JobCluster {
     if (!local) return;
     this.jobs.delete(key);
     clearTimeout(local.timer);
-    for (const node of local.nodes.values()) node.child?.kill("SIGTERM");
+    for (const node of local.nodes.values()) for (const child of node.children) child.kill("SIGTERM");
   }
 
   async setSuspend(namespace: string, name: string, suspend: boolean): Promise<void> {
@@ -212,9 +214,10 @@ export class LocalJobCluster implements JobCluster {
   private stopNode(local: LocalJob, name: string): void {
     const node = local.nodes.get(name);
     if (!node) return;
-    if (node.child && node.child.exitCode === null && node.child.signalCode === null) {
+    const running = node.children.filter((c) => c.exitCode === null && c.signalCode === null);
+    if (running.length > 0) {
       node.pod.metadata!.deletionTimestamp = this.now();
-      node.child.kill("SIGTERM");
+      for (const child of running) child.kill("SIGTERM");
     } else {
       local.nodes.delete(name);
     }
@@ -255,34 +258,58 @@ export class LocalJobCluster implements JobCluster {
       spec: { containers: [{ name: TRAINER_CONTAINER }], nodeName: "local" },
       status: { phase: "Running", containerStatuses: [runningStatus()] },
     };
-    const node: LocalNode = { pod };
+    const node: LocalNode = { pod, children: [] };
     local.nodes.set(name, node);
     if (!cmd) {
       this.finish(key, local, name, node, 127, "NoCommand");
       return;
     }
-    const child = spawn(cmd, args, {
-      env: { ...(this.opts.baseEnv ?? process.env), ...theirs, ...ours },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    node.child = child;
-    child.stdout?.pipe(out, { end: false });
-    child.stderr?.pipe(out, { end: false });
-    child.on("error", (err) => {
-      out.write(`${String(err)}\n`);
-      this.finish(key, local, name, node, 127, "StartError");
-    });
-    child.on("exit", (code, signal) => {
+    // Like torchrun's agent: the node ends when all its ranks have; the first rank to fail ends the
+    // others and its exit code is the node's.
+    const procs = job.spec.procsPerNode;
+    let left = procs;
+    let failed: { code: number; reason: string } | undefined;
+    const exitedChildren = new Set<ChildProcess>();
+    const exited = (child: ChildProcess, code: number, reason: string) => {
+      if (exitedChildren.has(child)) return;
+      exitedChildren.add(child);
+      if (code !== 0 && !failed) {
+        failed = { code, reason };
+        for (const other of node.children) if (!exitedChildren.has(other)) other.kill("SIGTERM");
+      }
+      if (--left > 0) return;
       out.end();
-      this.finish(
-        key,
-        local,
-        name,
-        node,
-        code ?? signalCode(signal),
-        code === 0 ? "Completed" : signal ? `Signal ${signal}` : "Error",
+      this.finish(key, local, name, node, failed?.code ?? 0, failed?.reason ?? "Completed");
+    };
+    for (let localRank = 0; localRank < procs; localRank++) {
+      const child = spawn(cmd, args, {
+        env: {
+          ...(this.opts.baseEnv ?? process.env),
+          ...theirs,
+          ...ours,
+          ...localRankEnv(job, index, localRank),
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      node.children.push(child);
+      for (const stream of [child.stdout, child.stderr]) {
+        if (!stream) continue;
+        if (procs === 1) stream.pipe(out, { end: false });
+        else prefixLines(stream, out, `[rank ${index * procs + localRank}] `);
+      }
+      child.on("error", (err) => {
+        out.write(`${String(err)}\n`);
+        exited(child, 127, "StartError");
+      });
+      // "close" comes after the process's output is read to the end, so nothing is written after end().
+      child.on("close", (code, signal) =>
+        exited(
+          child,
+          code ?? signalCode(signal),
+          code === 0 ? "Completed" : signal ? `Signal ${signal}` : "Error",
+        ),
       );
-    });
+    }
   }
 
   private finish(
