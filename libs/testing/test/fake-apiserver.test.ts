@@ -315,4 +315,25 @@ describe("simulated kubelet", () => {
     expect([huge.status?.phase, huge.spec?.nodeName]).toEqual([undefined, undefined]);
     kubelet.stop();
   });
+  test("serves a running pod's log as text: tailLines, limitBytes, container checks, 400 while Pending, gone with the pod", async () => {
+    const kubelet = new FakeKubelet(server.store, { nodes: [{ name: "gpu-0", gpus: 2 }] }).start();
+    await core.createNamespacedPod({ namespace: "ml", body: podBody("waits", 4) });
+    await core.createNamespacedPod({ namespace: "ml", body: podBody("runs", 1) });
+    await until(
+      async () =>
+        (await core.readNamespacedPod({ namespace: "ml", name: "runs" })).status?.phase === "Running",
+    );
+    kubelet.log("ml", "runs", "step 1 loss 6.0\nstep 2 loss 5.1\n");
+    kubelet.log("ml", "runs", "step 3 loss 4.2\n");
+    const log = (params: Record<string, unknown>) =>
+      core.readNamespacedPodLog({ namespace: "ml", name: "runs", ...params });
+    expect(await log({})).toBe("step 1 loss 6.0\nstep 2 loss 5.1\nstep 3 loss 4.2\n");
+    expect(await log({ container: "trainer", tailLines: 2 })).toBe("step 2 loss 5.1\nstep 3 loss 4.2\n");
+    expect(await log({ limitBytes: 6 })).toBe("step 1");
+    expect(await statusCode(log({ container: "sidecar" }))).toBe(400);
+    expect(await statusCode(core.readNamespacedPodLog({ namespace: "ml", name: "waits" }))).toBe(400);
+    await core.deleteNamespacedPod({ namespace: "ml", name: "runs" });
+    expect(await statusCode(log({}))).toBe(404);
+    kubelet.stop();
+  });
 });

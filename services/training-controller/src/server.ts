@@ -1,6 +1,12 @@
 import { ApiException } from "@kubernetes/client-node";
 import type { training } from "@sloughgpt/proto";
-import { AlreadyExistsError, type Logger, type Metrics, unary } from "@sloughgpt/runtime";
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  type Logger,
+  type Metrics,
+  unary,
+} from "@sloughgpt/runtime";
 import { z } from "zod";
 import { parseManifest } from "./api/manifest.js";
 import type { TrainingJobStatus } from "./api/types.js";
@@ -8,9 +14,20 @@ import type { JobCluster } from "./jobs/cluster.js";
 import type { JobRecord, JobStore } from "./jobs/store.js";
 
 const team = z.string().min(1, "team is required");
+const MAX_TAIL_LINES = 10_000;
 const submit = z.object({ manifest: z.string().min(1, "manifest is required").max(1_000_000), team });
 const one = z.object({ namespace: z.string(), name: z.string().min(1, "name is required"), team });
 const list = z.object({ namespace: z.string(), team });
+const logs = one.extend({
+  node: z.number().int().min(0, "node must be 0 or more").optional(),
+  tailLines: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_TAIL_LINES, `tail_lines is at most ${MAX_TAIL_LINES}`)
+    .transform((n) => n || 100),
+  attempt: z.number().int().min(0, "attempt must be 0 or more").optional(),
+});
 
 const toJob = (r: JobRecord, status?: TrainingJobStatus): training.Job => ({
   namespace: r.namespace,
@@ -111,6 +128,25 @@ export function trainingHandlers(deps: TrainingDeps) {
       async (raw) => ({
         job: await setSuspend(deps, raw, true),
       }),
+    ),
+    getJobLogs: unary<training.GetJobLogsRequest, training.GetJobLogsResponse>(
+      env,
+      "GetJobLogs",
+      async (raw) => {
+        const req = logs.parse(raw);
+        const record = await deps.store.get(req.namespace || deps.defaultNamespace, req.name, req.team);
+        if (!deps.cluster) {
+          throw new FailedPreconditionError(
+            "jobs are only recorded here (BACKEND=none): nothing runs them, so there are no logs",
+          );
+        }
+        const nodes = await deps.cluster.logs(record.namespace, record.name, {
+          node: req.node,
+          tailLines: req.tailLines,
+          attempt: req.attempt,
+        });
+        return { nodes: nodes.map((n) => ({ ...n, message: n.message ?? "" })) };
+      },
     ),
     resumeJob: unary<training.ResumeJobRequest, training.ResumeJobResponse>(
       env,

@@ -98,6 +98,31 @@ describe("TrainingService with the Kubernetes backend", () => {
     await expect(get("ctl")).rejects.toMatchObject({ code: status.NOT_FOUND });
   });
 
+  test("GetJobLogs reads each node's trainer log through the API server; bad input and other teams are refused", async () => {
+    await callUnary(client.submitJob.bind(client), { manifest: manifest("talk"), team: "research" });
+    await cluster.untilRunning("talk", 2);
+    cluster.kubelet.log(NS, "talk-node-0", "step 1 loss 6.0\nstep 2 loss 5.0\n");
+    cluster.kubelet.log(NS, "talk-node-1", "rank 1 ready\n");
+    const logs = (req: Partial<training.GetJobLogsRequest>) =>
+      callUnary(client.getJobLogs.bind(client), {
+        namespace: "",
+        name: "talk",
+        team: "research",
+        tailLines: 0,
+        ...req,
+      });
+    expect((await logs({})).nodes).toEqual([
+      { node: 0, source: "talk-node-0", attempt: 0, text: "step 1 loss 6.0\nstep 2 loss 5.0\n", message: "" },
+      { node: 1, source: "talk-node-1", attempt: 0, text: "rank 1 ready\n", message: "" },
+    ]);
+    expect((await logs({ node: 0, tailLines: 1 })).nodes.map((n) => n.text)).toEqual(["step 2 loss 5.0\n"]);
+    expect((await logs({ attempt: 3 })).nodes[0]).toMatchObject({ text: "", message: "no pod of attempt 3" });
+    await expect(logs({ node: 2 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(logs({ tailLines: 20_000 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(logs({ team: "sales" })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await callUnary(client.deleteJob.bind(client), { namespace: "", name: "talk", team: "research" });
+  });
+
   test("a name taken in the cluster is ALREADY_EXISTS and leaves no record behind", async () => {
     await cluster.submit("taken", {});
     const submit = callUnary(client.submitJob.bind(client), {

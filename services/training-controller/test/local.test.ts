@@ -74,6 +74,28 @@ describe("local backend", () => {
     expect(JSON.stringify(end.nodes)).toContain('"exitCode":3');
   });
 
+  test("logs: the end of each node's file in the current attempt, or an earlier attempt's", async () => {
+    const script = `console.log("a" + process.env.NODE_RANK); console.log("b" + process.env.NODE_RANK); process.exit(process.env.SLOUGHGPT_RESTART_COUNT === "0" ? 137 : 0)`;
+    await runner.create(
+      job("talk", script, { numNodes: 2, failurePolicy: { backoffSeconds: 0 } }),
+      "default",
+      "t",
+    );
+    await runner.untilFinished("default", "talk");
+    const now = await runner.logs("default", "talk", { tailLines: 1 });
+    expect(now.map((n) => [n.node, n.attempt, n.text])).toEqual([
+      [0, 1, "b0\n"],
+      [1, 1, "b1\n"],
+    ]);
+    expect(now[1]?.source).toBe(path.join(dir, "default", "talk", "node-1.attempt-1.log"));
+    const first = await runner.logs("default", "talk", { node: 1, tailLines: 10, attempt: 0 });
+    expect(first.map((n) => n.text)).toEqual(["a1\nb1\n"]);
+    expect((await runner.logs("default", "talk", { tailLines: 5, attempt: 7 }))[0]?.message).toBe(
+      "no log file yet",
+    );
+    await expect(runner.logs("default", "nope", { tailLines: 5 })).rejects.toThrow("does not run here");
+  });
+
   test("publishes each phase and, on success with output.modelId, model.published", async () => {
     const published: Array<[string, unknown]> = [];
     const publishing = new LocalJobCluster({

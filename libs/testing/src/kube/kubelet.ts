@@ -94,6 +94,11 @@ export class FakeKubelet {
     );
   }
 
+  /** Writes `text` to a pod's log, as its trainer printing would. */
+  log(namespace: string, name: string, text: string): void {
+    this.store.appendLog(namespace, name, text);
+  }
+
   /** Ends a running pod's trainer with `exitCode`. */
   finish(
     namespace: string,

@@ -81,7 +81,7 @@ interface Route {
   type: ResourceType;
   namespace?: string;
   name?: string;
-  subresource?: "status";
+  subresource?: "status" | "log";
 }
 
 /** `/api/v1/...` or `/apis/<group>/<version>/...`, then `[namespaces/<ns>/]<plural>[/<name>[/status]]`. */
@@ -94,8 +94,10 @@ function route(store: FakeStore, pathname: string): Route {
   const [namespace, plural, name, sub] = namespaced
     ? [rest[1], rest[2]!, rest[3], rest[4]]
     : [undefined, rest[0]!, rest[1], rest[2]];
-  if (sub !== undefined && sub !== "status") throw new ApiError(404, "NotFound", `no subresource ${sub}`);
-  return { type: store.type(group, plural), namespace, name, subresource: sub };
+  if (sub !== undefined && sub !== "status" && !(sub === "log" && group === "" && plural === "pods")) {
+    throw new ApiError(404, "NotFound", `no subresource ${sub}`);
+  }
+  return { type: store.type(group, plural), namespace, name, subresource: sub as Route["subresource"] };
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {
@@ -222,7 +224,8 @@ export class FakeKubeApiServer {
   }
 
   private read(res: ServerResponse, r: Route, params: URLSearchParams): void {
-    if (r.name !== undefined) send(res, 200, this.store.get(r.type, r.namespace, r.name));
+    if (r.subresource === "log") this.podLog(res, r.namespace!, r.name!, params);
+    else if (r.name !== undefined) send(res, 200, this.store.get(r.type, r.namespace, r.name));
     else if (params.get("watch") === "true" || params.get("watch") === "1") this.watch(res, r, params);
     else send(res, 200, this.list(r, params));
   }
@@ -234,7 +237,9 @@ export class FakeKubeApiServer {
     body: KubeObject | undefined,
     params: URLSearchParams,
   ): void {
-    const { type, namespace, name, subresource } = r;
+    const { type, namespace, name } = r;
+    if (r.subresource === "log") throw new ApiError(405, "MethodNotAllowed", `${req.method} on a pod's log`);
+    const subresource = r.subresource;
     if (req.method === "POST") {
       if (!body) throw new ApiError(400, "BadRequest", "a body is required");
       send(res, 201, this.store.create(type, namespace, body));
@@ -253,6 +258,56 @@ export class FakeKubeApiServer {
     } else {
       throw new ApiError(405, "MethodNotAllowed", `${req.method} is not supported`);
     }
+  }
+
+  /**
+   * `GET …/pods/{name}/log` as the apiserver answers it from the kubelet: text/plain, `container`
+   * (required when the pod has several), `tailLines`, `limitBytes`. `follow` and `previous` are not
+   * supported (400).
+   */
+  private podLog(res: ServerResponse, namespace: string, name: string, params: URLSearchParams): void {
+    const pod = this.store.get(this.store.type("", "pods"), namespace, name) as KubeObject & {
+      spec?: { containers?: { name: string }[] };
+      status?: { phase?: string };
+    };
+    const containers = (pod.spec?.containers ?? []).map((c) => c.name);
+    const container = params.get("container") ?? (containers.length === 1 ? containers[0] : undefined);
+    if (container === undefined) {
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `a container name must be specified for pod ${name}, choose one of: [${containers.join(" ")}]`,
+      );
+    }
+    if (!containers.includes(container)) {
+      throw new ApiError(400, "BadRequest", `container ${container} is not valid for pod ${name}`);
+    }
+    for (const unsupported of ["follow", "previous"]) {
+      if (params.get(unsupported) === "true") {
+        throw new ApiError(400, "BadRequest", `${unsupported} is not supported by the fake API server`);
+      }
+    }
+    if ((pod.status?.phase ?? "Pending") === "Pending") {
+      throw new ApiError(
+        400,
+        "BadRequest",
+        `container "${container}" in pod "${name}" is waiting to start: ContainerCreating`,
+      );
+    }
+    let text = this.store.log(namespace, name);
+    const tail = params.get("tailLines");
+    if (tail !== null) {
+      const lines = text.split("\n");
+      const ended = text.endsWith("\n");
+      if (ended) lines.pop();
+      text =
+        lines.slice(Math.max(0, lines.length - Number(tail))).join("\n") +
+        (ended && lines.length ? "\n" : "");
+    }
+    const limit = params.get("limitBytes");
+    if (limit !== null) text = Buffer.from(text).subarray(0, Number(limit)).toString("utf8");
+    res.writeHead(200, { "content-type": "text/plain" });
+    res.end(text);
   }
 
   private matcher(r: Route, params: URLSearchParams): (o: KubeObject) => boolean {

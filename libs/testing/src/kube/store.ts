@@ -265,6 +265,26 @@ export class FakeStore {
     return this.replace(t, namespace, name, patched, subresource);
   }
 
+  /** Container output by pod uid: what a kubelet would serve at the pod's `log` subresource. */
+  private readonly logs = new Map<string, string>();
+
+  /** Appends `text` to a pod's log (the kubelet's side). */
+  appendLog(namespace: string, name: string, text: string): void {
+    const t = this.type("", "pods");
+    const pod = this.objects.get(objKey(t, namespace, name));
+    if (!pod) throw notFound(t, name);
+    const uid = pod.metadata.uid!;
+    this.logs.set(uid, (this.logs.get(uid) ?? "") + text);
+  }
+
+  /** The log of the pod now named `name` (a recreated pod starts empty). */
+  log(namespace: string, name: string): string {
+    const t = this.type("", "pods");
+    const pod = this.objects.get(objKey(t, namespace, name));
+    if (!pod) throw notFound(t, name);
+    return this.logs.get(pod.metadata.uid!) ?? "";
+  }
+
   /** Deletes at once and, unless orphaned, every object it owns (background cascading deletion). */
   delete(
     t: ResourceType,
@@ -276,6 +296,7 @@ export class FakeStore {
     const current = this.objects.get(key);
     if (!current) throw notFound(t, name);
     this.objects.delete(key);
+    this.logs.delete(current.metadata.uid!);
     this.rv++;
     const gone = { ...current, metadata: { ...current.metadata, resourceVersion: String(this.rv) } };
     this.emit("DELETED", t, gone);

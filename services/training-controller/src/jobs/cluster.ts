@@ -1,5 +1,6 @@
 import {
   ApiException,
+  CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
   PatchStrategy,
@@ -8,6 +9,8 @@ import {
 import { NotFoundError } from "@sloughgpt/runtime";
 import { GROUP, PLURAL, type TrainingJob, type TrainingJobStatus, VERSION } from "../api/types.js";
 import { apiClient } from "../controller/client.js";
+import { LABEL_ATTEMPT, LABEL_JOB, LABEL_NODE_INDEX, TRAINER_CONTAINER } from "../controller/names.js";
+import { type LogQuery, lastLines, type NodeLogs, nodesOf } from "./logs.js";
 
 export const LABEL_TEAM = "sloughgpt.io/team";
 
@@ -19,6 +22,8 @@ export interface JobCluster {
   status(namespace: string, name: string): Promise<TrainingJobStatus | undefined>;
   delete(namespace: string, name: string): Promise<void>;
   setSuspend(namespace: string, name: string, suspend: boolean): Promise<void>;
+  /** The trainer's output per node, from the end. */
+  logs(namespace: string, name: string, query: LogQuery): Promise<NodeLogs[]>;
 }
 
 const code = (err: unknown) => (err instanceof ApiException ? err.code : undefined);
@@ -26,9 +31,11 @@ const code = (err: unknown) => (err instanceof ApiException ? err.code : undefin
 /** TrainingJob objects in the cluster, through the API server. */
 export class KubeJobCluster implements JobCluster {
   private readonly api: CustomObjectsApi;
+  private readonly core: CoreV1Api;
 
   constructor(kc: KubeConfig) {
     this.api = apiClient(kc, CustomObjectsApi);
+    this.core = apiClient(kc, CoreV1Api);
   }
 
   async create(job: TrainingJob, namespace: string, team: string): Promise<void> {
@@ -98,4 +105,64 @@ export class KubeJobCluster implements JobCluster {
       throw err;
     }
   }
+
+  /**
+   * Reads each node's trainer container log through the API server. Only pods that exist have logs:
+   * a gang restart deletes the pods of the attempt before, so an earlier attempt is usually gone.
+   */
+  async logs(namespace: string, name: string, query: LogQuery): Promise<NodeLogs[]> {
+    let job: { spec?: { numNodes?: number }; status?: TrainingJobStatus };
+    try {
+      job = (await this.api.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace,
+        name,
+      })) as typeof job;
+    } catch (err) {
+      if (code(err) === 404)
+        throw new NotFoundError(`TrainingJob ${namespace}/${name} is not in the cluster`, { cause: err });
+      throw err;
+    }
+    const attempt = query.attempt ?? job.status?.restarts ?? 0;
+    const nodes = nodesOf(job.spec?.numNodes ?? 1, query.node);
+    const pods = await this.core.listNamespacedPod({
+      namespace,
+      labelSelector: `${LABEL_JOB}=${name},${LABEL_ATTEMPT}=${attempt}`,
+    });
+    const byNode = new Map(pods.items.map((p) => [Number(p.metadata?.labels?.[LABEL_NODE_INDEX]), p]));
+    return Promise.all(
+      nodes.map(async (node): Promise<NodeLogs> => {
+        const pod = byNode.get(node)?.metadata?.name;
+        if (!pod) return { node, source: "", attempt, text: "", message: `no pod of attempt ${attempt}` };
+        try {
+          const text = await this.core.readNamespacedPodLog({
+            namespace,
+            name: pod,
+            container: TRAINER_CONTAINER,
+            tailLines: query.tailLines,
+          });
+          // The API server applies tailLines; trimmed again in case a proxy between ignored it.
+          return { node, source: pod, attempt, text: lastLines(String(text), query.tailLines) };
+        } catch (err) {
+          // 400: the container waits to start; 404: the pod went away since the list.
+          if (code(err) !== 400 && code(err) !== 404) throw err;
+          return { node, source: pod, attempt, text: "", message: apiMessage(err) };
+        }
+      }),
+    );
+  }
+}
+
+function apiMessage(err: unknown): string {
+  if (!(err instanceof ApiException)) return String(err);
+  let body: unknown = err.body;
+  try {
+    if (typeof body === "string") body = JSON.parse(body);
+  } catch {
+    // not JSON: no message in it
+  }
+  const message = (body as { message?: unknown } | undefined)?.message;
+  return typeof message === "string" ? message : `HTTP ${err.code}`;
 }

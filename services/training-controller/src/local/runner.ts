@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import path from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
-import { AlreadyExistsError, type Logger } from "@sloughgpt/runtime";
+import { AlreadyExistsError, type Logger, NotFoundError } from "@sloughgpt/runtime";
 import {
   API_VERSION,
   KIND,
@@ -23,6 +24,7 @@ import {
 import { type Plan, planJob } from "../controller/plan.js";
 import { rendezvousEnv, type StoredJob } from "../controller/podspec.js";
 import type { JobCluster } from "../jobs/cluster.js";
+import { type LogQuery, lastLines, type NodeLogs, nodesOf } from "../jobs/logs.js";
 import { localRankEnv, prefixLines } from "./ranks.js";
 
 /** A node of a local job: one process, described as the pod it stands for so the same plan applies. */
@@ -131,6 +133,30 @@ export class LocalJobCluster implements JobCluster {
     this.reconcile(key);
   }
 
+  /** Reads the end of each node's log file of the attempt (every attempt's file is kept). */
+  async logs(namespace: string, name: string, query: LogQuery): Promise<NodeLogs[]> {
+    const local = this.jobs.get(`${namespace}/${name}`);
+    if (!local) throw new NotFoundError(`TrainingJob ${namespace}/${name} does not run here`);
+    const attempt = query.attempt ?? local.job.status?.restarts ?? 0;
+    return Promise.all(
+      nodesOf(local.job.spec.numNodes, query.node).map(async (node): Promise<NodeLogs> => {
+        const file = this.logFile(local.job, node, attempt);
+        const text = await readTail(file, query.tailLines);
+        if (text === undefined) return { node, source: file, attempt, text: "", message: "no log file yet" };
+        return { node, source: file, attempt, text };
+      }),
+    );
+  }
+
+  private logFile(job: StoredJob, node: number, attempt: number): string {
+    return path.join(
+      this.opts.logDir,
+      job.metadata.namespace,
+      job.metadata.name,
+      `node-${node}.attempt-${attempt}.log`,
+    );
+  }
+
   /** Resolves once the job is Succeeded or Failed (for tests and the CLI's --local). */
   async untilFinished(namespace: string, name: string, signal?: AbortSignal): Promise<TrainingJobStatus> {
     for (;;) {
@@ -226,9 +252,8 @@ export class LocalJobCluster implements JobCluster {
   private startNode(key: string, local: LocalJob, index: number, attempt: number): void {
     const { job } = local;
     const name = podName(job.metadata.name, index);
-    const dir = path.join(this.opts.logDir, job.metadata.namespace, job.metadata.name);
-    mkdirSync(dir, { recursive: true });
-    const logFile = path.join(dir, `node-${index}.attempt-${attempt}.log`);
+    const logFile = this.logFile(job, index, attempt);
+    mkdirSync(path.dirname(logFile), { recursive: true });
     const out = createWriteStream(logFile, { flags: "a" });
     const env = Object.fromEntries(rendezvousEnv(job, index, attempt).map((e) => [e.name, e.value ?? ""]));
     const port = String(local.masterPort);
@@ -331,6 +356,31 @@ export class LocalJobCluster implements JobCluster {
       };
     }
     if (this.jobs.get(key) === local) this.reconcile(key);
+  }
+}
+
+/** How much of a log file's end is read for its last lines (a line longer than this is cut). */
+const TAIL_BYTES = 4 * 1024 * 1024;
+
+async function readTail(file: string, lines: number): Promise<string | undefined> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, TAIL_BYTES);
+    const buf = Buffer.alloc(length);
+    await handle.read(buf, 0, length, size - length);
+    let text = buf.toString("utf8");
+    // Starting mid-file, the first line is partial: drop it.
+    if (length < size) text = text.slice(text.indexOf("\n") + 1);
+    return lastLines(text, lines);
+  } finally {
+    await handle.close();
   }
 }
 

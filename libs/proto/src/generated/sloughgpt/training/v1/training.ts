@@ -94,6 +94,37 @@ export interface ResumeJobResponse {
   job: Job | undefined;
 }
 
+export interface GetJobLogsRequest {
+  namespace: string;
+  name: string;
+  team: string;
+  /** One node's log; all nodes when absent. */
+  node?:
+    | number
+    | undefined;
+  /** Lines from the end of each node's log; 100 when 0. */
+  tailLines: number;
+  /**
+   * The attempt (restart count) to read; the current one when absent. Earlier attempts exist only where
+   * the backend keeps them (the local backend keeps every attempt's file; Kubernetes deletes the pods).
+   */
+  attempt?: number | undefined;
+}
+
+export interface NodeLog {
+  node: number;
+  /** The pod (or, with the local backend, the log file) the lines come from. */
+  source: string;
+  attempt: number;
+  text: string;
+  /** Why there is no text, when there is none: the pod waits to start, the process has not written yet. */
+  message: string;
+}
+
+export interface GetJobLogsResponse {
+  nodes: NodeLog[];
+}
+
 function createBaseJob(): Job {
   return { namespace: "", name: "", team: "", phase: "", manifestJson: "", createdUnix: 0, uid: "", statusJson: "" };
 }
@@ -1248,6 +1279,359 @@ export const ResumeJobResponse: MessageFns<ResumeJobResponse> = {
   },
 };
 
+function createBaseGetJobLogsRequest(): GetJobLogsRequest {
+  return { namespace: "", name: "", team: "", node: undefined, tailLines: 0, attempt: undefined };
+}
+
+export const GetJobLogsRequest: MessageFns<GetJobLogsRequest> = {
+  encode(message: GetJobLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.team !== "") {
+      writer.uint32(26).string(message.team);
+    }
+    if (message.node !== undefined) {
+      writer.uint32(32).int32(message.node);
+    }
+    if (message.tailLines !== 0) {
+      writer.uint32(40).int32(message.tailLines);
+    }
+    if (message.attempt !== undefined) {
+      writer.uint32(48).int32(message.attempt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJobLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJobLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.node = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tailLines = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.attempt = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJobLogsRequest {
+    return {
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      node: isSet(object.node) ? globalThis.Number(object.node) : undefined,
+      tailLines: isSet(object.tailLines)
+        ? globalThis.Number(object.tailLines)
+        : isSet(object.tail_lines)
+        ? globalThis.Number(object.tail_lines)
+        : 0,
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : undefined,
+    };
+  },
+
+  toJSON(message: GetJobLogsRequest): unknown {
+    const obj: any = {};
+    if (message.namespace !== "") {
+      obj.namespace = message.namespace;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.node !== undefined) {
+      obj.node = Math.round(message.node);
+    }
+    if (message.tailLines !== 0) {
+      obj.tailLines = Math.round(message.tailLines);
+    }
+    if (message.attempt !== undefined) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetJobLogsRequest>, I>>(base?: I): GetJobLogsRequest {
+    return GetJobLogsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetJobLogsRequest>, I>>(object: I): GetJobLogsRequest {
+    const message = createBaseGetJobLogsRequest();
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    message.team = object.team ?? "";
+    message.node = object.node ?? undefined;
+    message.tailLines = object.tailLines ?? 0;
+    message.attempt = object.attempt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseNodeLog(): NodeLog {
+  return { node: 0, source: "", attempt: 0, text: "", message: "" };
+}
+
+export const NodeLog: MessageFns<NodeLog> = {
+  encode(message: NodeLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== 0) {
+      writer.uint32(8).int32(message.node);
+    }
+    if (message.source !== "") {
+      writer.uint32(18).string(message.source);
+    }
+    if (message.attempt !== 0) {
+      writer.uint32(24).int32(message.attempt);
+    }
+    if (message.text !== "") {
+      writer.uint32(34).string(message.text);
+    }
+    if (message.message !== "") {
+      writer.uint32(42).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.node = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.attempt = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NodeLog {
+    return {
+      node: isSet(object.node) ? globalThis.Number(object.node) : 0,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      text: isSet(object.text) ? globalThis.String(object.text) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: NodeLog): unknown {
+    const obj: any = {};
+    if (message.node !== 0) {
+      obj.node = Math.round(message.node);
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.attempt !== 0) {
+      obj.attempt = Math.round(message.attempt);
+    }
+    if (message.text !== "") {
+      obj.text = message.text;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NodeLog>, I>>(base?: I): NodeLog {
+    return NodeLog.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NodeLog>, I>>(object: I): NodeLog {
+    const message = createBaseNodeLog();
+    message.node = object.node ?? 0;
+    message.source = object.source ?? "";
+    message.attempt = object.attempt ?? 0;
+    message.text = object.text ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseGetJobLogsResponse(): GetJobLogsResponse {
+  return { nodes: [] };
+}
+
+export const GetJobLogsResponse: MessageFns<GetJobLogsResponse> = {
+  encode(message: GetJobLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.nodes) {
+      NodeLog.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJobLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJobLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodes.push(NodeLog.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJobLogsResponse {
+    return { nodes: globalThis.Array.isArray(object?.nodes) ? object.nodes.map((e: any) => NodeLog.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: GetJobLogsResponse): unknown {
+    const obj: any = {};
+    if (message.nodes?.length) {
+      obj.nodes = message.nodes.map((e) => NodeLog.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetJobLogsResponse>, I>>(base?: I): GetJobLogsResponse {
+    return GetJobLogsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetJobLogsResponse>, I>>(object: I): GetJobLogsResponse {
+    const message = createBaseGetJobLogsResponse();
+    message.nodes = object.nodes?.map((e) => NodeLog.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * TrainingJob submission, status and control. With the Kubernetes backend a submitted job becomes a
  * TrainingJob object in the cluster and its phase and status come from there.
@@ -1311,6 +1695,16 @@ export const TrainingServiceService = {
     responseSerialize: (value: ResumeJobResponse): Buffer => Buffer.from(ResumeJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResumeJobResponse => ResumeJobResponse.decode(value),
   },
+  /** The last lines each node's trainer wrote in the job's current attempt (or a given one). */
+  getJobLogs: {
+    path: "/sloughgpt.training.v1.TrainingService/GetJobLogs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetJobLogsRequest): Buffer => Buffer.from(GetJobLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetJobLogsRequest => GetJobLogsRequest.decode(value),
+    responseSerialize: (value: GetJobLogsResponse): Buffer => Buffer.from(GetJobLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetJobLogsResponse => GetJobLogsResponse.decode(value),
+  },
 } as const;
 
 export interface TrainingServiceServer extends UntypedServiceImplementation {
@@ -1323,6 +1717,8 @@ export interface TrainingServiceServer extends UntypedServiceImplementation {
   suspendJob: handleUnaryCall<SuspendJobRequest, SuspendJobResponse>;
   /** Clears spec.suspend: the job is admitted again. */
   resumeJob: handleUnaryCall<ResumeJobRequest, ResumeJobResponse>;
+  /** The last lines each node's trainer wrote in the job's current attempt (or a given one). */
+  getJobLogs: handleUnaryCall<GetJobLogsRequest, GetJobLogsResponse>;
 }
 
 export interface TrainingServiceClient extends Client {
@@ -1418,6 +1814,22 @@ export interface TrainingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResumeJobResponse) => void,
+  ): ClientUnaryCall;
+  /** The last lines each node's trainer wrote in the job's current attempt (or a given one). */
+  getJobLogs(
+    request: GetJobLogsRequest,
+    callback: (error: ServiceError | null, response: GetJobLogsResponse) => void,
+  ): ClientUnaryCall;
+  getJobLogs(
+    request: GetJobLogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetJobLogsResponse) => void,
+  ): ClientUnaryCall;
+  getJobLogs(
+    request: GetJobLogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetJobLogsResponse) => void,
   ): ClientUnaryCall;
 }
 
