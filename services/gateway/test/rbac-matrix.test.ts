@@ -87,6 +87,7 @@ describe("every route × every caller", () => {
         "POST /v1/training/jobs",
         "GET /v1/training/jobs",
         "GET /v1/training/jobs/:name",
+        "GET /v1/training/jobs/:name/logs",
         "GET /v1/status",
         "GET /v1/admin/models",
         "POST /v1/admin/models",

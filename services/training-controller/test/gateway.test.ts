@@ -57,6 +57,15 @@ describe("gateway training routes", () => {
     expect(resumed.body).toMatchObject({ phase: "Queued", manifest: { spec: { suspend: false } } });
     expect((await api("engineer", "/v1/training/jobs/ctl:restart", { method: "POST" })).status).toBe(400);
 
+    // The default backend only records jobs: nothing runs them, so there are no logs to read.
+    const logs = await api("viewer", "/v1/training/jobs/ctl/logs");
+    expect(logs).toMatchObject({
+      status: 400,
+      body: { error: { message: expect.stringMatching(/no logs/) } },
+    });
+    expect((await api("engineer", "/v1/training/jobs/ctl/logs?tail=0")).status).toBe(400);
+    expect((await api("other", "/v1/training/jobs/ctl/logs")).status).toBe(404);
+
     expect((await api("viewer", "/v1/training/jobs/ctl", { method: "DELETE" })).status).toBe(403);
     expect((await api("other", "/v1/training/jobs/ctl", { method: "DELETE" })).status).toBe(404);
     const deleted = await api("engineer", "/v1/training/jobs/ctl", { method: "DELETE" });

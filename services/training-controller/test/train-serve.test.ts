@@ -106,6 +106,17 @@ describe("train → serve", () => {
     const finished = trainerEvents(0, 1).find((e) => e.event === "finished");
     expect(finished).toMatchObject({ step: 200 });
     expect(Number(finished?.final_eval_loss)).toBeLessThan(Number(finished?.initial_eval_loss));
+    // The same lines through the gateway's logs route: the current attempt by default, or the first.
+    const logs = await api(`/v1/training/jobs/${JOB}/logs?node=0&tail=3`);
+    expect(logs.status).toBe(200);
+    const [latest] = logs.body.data as Array<{ node: number; attempt: number; text: string }>;
+    expect(latest).toMatchObject({ node: 0, attempt: 1 });
+    expect(latest?.text.trim().split("\n")).toHaveLength(3);
+    expect(latest?.text).toContain('"event": "finished"');
+    const first = await api(`/v1/training/jobs/${JOB}/logs?attempt=0`);
+    expect((first.body.data as Array<{ text: string }>).map((n) => n.text.includes('"exiting"'))).toContain(
+      true,
+    );
     process.stdout.write(
       `held-out loss ${finished?.initial_eval_loss} at step 0, ${finished?.final_eval_loss} at step 200\n`,
     );

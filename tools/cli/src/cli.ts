@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { CliError, loadCredentials, saveCredentials } from "./config.js";
 import { json, table } from "./format.js";
@@ -12,6 +13,8 @@ export interface Io {
   /** All of standard input, for `chat` without a prompt argument. */
   stdin(): Promise<string>;
   fetch?: typeof fetch;
+  /** Aborts long-running commands (`train submit --local`): Ctrl-C. */
+  signal?: AbortSignal;
 }
 
 export const USAGE = `sloughgpt — the SloughGPT command line
@@ -26,7 +29,11 @@ export const USAGE = `sloughgpt — the SloughGPT command line
   sloughgpt keys revoke <id>
   sloughgpt usage [--group-by team|key|model] [--from yyyy-mm-dd] [--to yyyy-mm-dd]
   sloughgpt train submit -f job.yaml                 submit a TrainingJob manifest (YAML or JSON)
+  sloughgpt train submit -f job.yaml --local [--log-dir dir]
+                                                     run it here as local processes, until it ends
   sloughgpt train list | get <name> | cancel <name> | suspend <name> | resume <name> [--namespace ns]
+  sloughgpt train logs <name> [--node i] [--tail n] [--attempt n] [--namespace ns]
+                                                     the last lines of each node's trainer log
 
 Every command takes --json for machine-readable output. SLOUGHGPT_URL and SLOUGHGPT_API_KEY override the
 stored login; the login is kept in $SLOUGHGPT_CONFIG or ~/.config/sloughgpt/config.json (mode 0600).`;
@@ -185,7 +192,8 @@ const COMMANDS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   async train(args, io) {
     const [sub, ...rest] = args;
     const run = sub ? TRAIN[sub] : undefined;
-    if (!run) throw new CliError(`train takes submit, list, get, cancel, suspend or resume\n\n${USAGE}`, 2);
+    if (!run)
+      throw new CliError(`train takes submit, list, get, logs, cancel, suspend or resume\n\n${USAGE}`, 2);
     await run(rest, io);
   },
 
@@ -294,8 +302,9 @@ const jobRow = (j: TrainingJobJson) => ({
 function jobTarget(
   args: string[],
   verb: string,
+  options: Options = {},
 ): { values: Values; name: string; path: string; query: string } {
-  const { values, positionals } = parse(args, { namespace: { type: "string", short: "n" } });
+  const { values, positionals } = parse(args, { ...options, namespace: { type: "string", short: "n" } });
   const name = positionals[0];
   if (!name) throw new CliError(`train ${verb} needs the job's name`, 2);
   const ns = str(values, "namespace");
@@ -317,12 +326,21 @@ async function jobAction(args: string[], io: Io, verb: "suspend" | "resume"): Pr
 
 const TRAIN: Record<string, (args: string[], io: Io) => Promise<void>> = {
   async submit(args, io) {
-    const { values } = parse(args, { file: { type: "string", short: "f" } });
+    const { values } = parse(args, {
+      file: { type: "string", short: "f" },
+      local: { type: "boolean" },
+      "log-dir": { type: "string" },
+    });
     const file = str(values, "file");
     if (!file) throw new CliError("train submit needs -f <manifest.yaml>", 2);
     const manifest = await readFile(file, "utf8").catch((err: NodeJS.ErrnoException) => {
       throw new CliError(`cannot read ${file}: ${err.code ?? err.message}`, 2);
     });
+    if (values.local) {
+      await runLocal(manifest, str(values, "log-dir") ?? path.join(".sloughgpt", "train-logs"), io);
+      return;
+    }
+    if (str(values, "log-dir")) throw new CliError("--log-dir goes with --local", 2);
     // Sent as a JSON string: the gateway takes a string body as the manifest text, YAML included.
     const job = await (await api(io)).request<TrainingJobJson>("POST", "/v1/training/jobs", manifest);
     print(io, values.json ? json(job) : `Submitted ${job.namespace}/${job.name} (${job.phase})`);
@@ -355,6 +373,101 @@ const TRAIN: Record<string, (args: string[], io: Io) => Promise<void>> = {
     print(io, values.json ? json(res) : `Cancelled ${name}: the job and its pods are deleted`);
   },
 
+  async logs(args, io) {
+    const { values, path, query } = jobTarget(args, "logs", {
+      node: { type: "string" },
+      tail: { type: "string" },
+      attempt: { type: "string" },
+    });
+    const q = new URLSearchParams(query.slice(1));
+    const node = num(values, "node", { int: true, min: 0 });
+    const tail = num(values, "tail", { int: true, min: 1 });
+    const attempt = num(values, "attempt", { int: true, min: 0 });
+    if (node !== undefined) q.set("node", String(node));
+    if (tail !== undefined) q.set("tail", String(tail));
+    if (attempt !== undefined) q.set("attempt", String(attempt));
+    const res = await (await api(io)).request<{ data: NodeLogJson[] }>(
+      "GET",
+      `${path}/logs${q.size ? `?${q}` : ""}`,
+    );
+    if (values.json) {
+      print(io, json(res.data));
+      return;
+    }
+    // One node: its lines as they are; several: each line marked with its node, as `kubectl logs --prefix`.
+    for (const n of res.data) {
+      if (!n.text && n.message) io.err(`[node ${n.node}] ${n.message}`);
+      if (res.data.length === 1) io.out(n.text);
+      else io.out(prefixed(n.text, `[node ${n.node}] `));
+    }
+  },
+
   suspend: (args, io) => jobAction(args, io, "suspend"),
   resume: (args, io) => jobAction(args, io, "resume"),
 };
+
+interface NodeLogJson {
+  node: number;
+  attempt: number;
+  source: string;
+  text: string;
+  message?: string;
+}
+
+const prefixed = (text: string, prefix: string) =>
+  text
+    .split("\n")
+    .map((line, i, all) => (i === all.length - 1 && line === "" ? "" : `${prefix}${line}\n`))
+    .join("");
+
+/**
+ * `train submit --local`: the controller's local backend, in this process. The job's nodes run as local
+ * processes with the same rendezvous env, restarts and status model as in a cluster; phase changes are
+ * printed as they happen and each node's output goes to `<logDir>/<namespace>/<job>/`.
+ */
+async function runLocal(manifestText: string, logDir: string, io: Io): Promise<void> {
+  const { LocalJobCluster, parseManifest } = await import("@sloughgpt/training-controller");
+  const { createLogger } = await import("@sloughgpt/runtime");
+  let manifest: ReturnType<typeof parseManifest>;
+  try {
+    manifest = parseManifest(manifestText);
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
+  const namespace = manifest.metadata.namespace ?? "default";
+  const { name } = manifest.metadata;
+  const dir = path.resolve(logDir);
+  const runner = new LocalJobCluster({
+    logDir: dir,
+    logger: createLogger({ service: "cli", level: "silent" }),
+  });
+  const { numNodes, procsPerNode } = manifest.spec;
+  io.out(
+    `Running ${namespace}/${name} here: ${numNodes} node${numNodes === 1 ? "" : "s"} × ${procsPerNode} process${procsPerNode === 1 ? "" : "es"}; logs in ${path.join(dir, namespace, name)}\n`,
+  );
+  let seen = "";
+  try {
+    await runner.create(manifest, namespace, "local");
+    for (;;) {
+      const status = (await runner.status(namespace, name)) ?? {};
+      const condition = status.conditions?.find((c) => c.type === status.phase);
+      const line = `${status.phase ?? "Pending"}${condition?.reason ? ` (${condition.reason})` : ""}${condition?.message ? ` — ${condition.message}` : ""}`;
+      if (line !== seen) {
+        io.out(`${new Date().toISOString()} ${line}\n`);
+        seen = line;
+      }
+      if (status.phase === "Succeeded") return;
+      if (status.phase === "Failed") {
+        for (const n of await runner.logs(namespace, name, { tailLines: 20 })) {
+          if (n.text) io.err(prefixed(n.text, `[node ${n.node}] `).trimEnd());
+        }
+        throw new CliError(`${namespace}/${name} failed`, 1);
+      }
+      if (io.signal?.aborted)
+        throw new CliError(`${namespace}/${name} stopped: its processes are ended`, 130);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await runner.close();
+  }
+}

@@ -81,6 +81,32 @@ describe("sloughgpt train", () => {
     expect(r.calls.map((c) => [c.method, c.url])).toEqual([[method, url]]);
   });
 
+  test("logs asks for the node, tail and attempt given and prints one node's lines as they are", async () => {
+    const r = recorder({ data: [{ node: 1, attempt: 2, source: "tiny-node-1", text: "step 9\nstep 10\n" }] });
+    const t = io(r.fetchImpl);
+    expect(
+      await run(["train", "logs", "tiny", "-n", "ml", "--node", "1", "--tail", "2", "--attempt", "2"], t.io),
+    ).toBe(0);
+    expect(r.calls.map((c) => [c.method, c.url])).toEqual([
+      ["GET", "http://gw/v1/training/jobs/tiny/logs?namespace=ml&node=1&tail=2&attempt=2"],
+    ]);
+    expect(t.out.join("")).toBe("step 9\nstep 10\n");
+  });
+
+  test("logs of several nodes marks each line with its node; a node without text says why", async () => {
+    const r = recorder({
+      data: [
+        { node: 0, attempt: 0, source: "a", text: "ready\nstep 1\n" },
+        { node: 1, attempt: 0, source: "b", text: "", message: "waits to start" },
+      ],
+    });
+    const t = io(r.fetchImpl);
+    expect(await run(["train", "logs", "tiny"], t.io)).toBe(0);
+    expect(r.calls[0]?.url).toBe("http://gw/v1/training/jobs/tiny/logs");
+    expect(t.out.join("")).toBe("[node 0] ready\n[node 0] step 1\n");
+    expect(t.err).toEqual(["[node 1] waits to start"]);
+  });
+
   test("get explains the phase with its condition", async () => {
     const t = io(recorder(job).fetchImpl);
     await run(["train", "get", "tiny"], t.io);
@@ -88,9 +114,12 @@ describe("sloughgpt train", () => {
   });
 
   test.each([
-    [["train"], /submit, list, get, cancel, suspend or resume/],
+    [["train"], /submit, list, get, logs, cancel, suspend or resume/],
     [["train", "submit"], /needs -f/],
     [["train", "cancel"], /needs the job's name/],
+    [["train", "logs"], /needs the job's name/],
+    [["train", "logs", "tiny", "--tail", "0"], /--tail must be an integer ≥ 1/],
+    [["train", "submit", "-f", "/nonexistent.yaml", "--log-dir", "x"], /cannot read/],
   ])("refuses %j with exit 2 before any request", async (argv, message) => {
     const r = recorder(job);
     const t = io(r.fetchImpl);

@@ -75,6 +75,11 @@ const solveBody = z.object({
   max_tokens: z.number().int().min(1).max(8192).optional(),
 });
 const jobQuery = z.object({ namespace: z.string().optional() });
+const logQuery = jobQuery.extend({
+  node: z.coerce.number().int().min(0).optional(),
+  tail: z.coerce.number().int().min(1).max(10_000).optional(),
+  attempt: z.coerce.number().int().min(0).optional(),
+});
 const jobAction = z.object({
   target: z.string().regex(/^[^:]+:(suspend|resume)$/, "must be <name>:suspend or <name>:resume"),
 });
@@ -392,6 +397,41 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     );
     return jobJson(res.job);
   });
+
+  app.get(
+    "/v1/training/jobs/:name/logs",
+    needs("training:read", {
+      summary: "The last lines of each node's trainer log (`tail`, default 100), of one `node` or `attempt`",
+      query: logQuery,
+    }),
+    async (request, reply) => {
+      const { name } = nameParam.parse(request.params);
+      const q = logQuery.parse(request.query);
+      const res = await callUnary(
+        training.getJobLogs.bind(training),
+        {
+          namespace: q.namespace ?? "",
+          name,
+          team: request.principal.team,
+          node: q.node,
+          tailLines: q.tail ?? 0,
+          attempt: q.attempt,
+        },
+        unary(request, reply),
+      );
+      return {
+        object: "list",
+        name,
+        data: res.nodes.map((n) => ({
+          node: n.node,
+          attempt: n.attempt,
+          source: n.source,
+          text: n.text,
+          ...(n.message ? { message: n.message } : {}),
+        })),
+      };
+    },
+  );
 
   app.delete("/v1/training/jobs/:name", needs("training:write"), async (request, reply) => {
     const { name } = nameParam.parse(request.params);
