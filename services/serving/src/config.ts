@@ -31,6 +31,12 @@ export const configSchema = z
      * requests; "inline" runs it in the service process (one process less, no isolation).
      */
     ENGINE_ISOLATION: z.enum(["process", "inline"]).default("process"),
+    /**
+     * With ENGINE_ISOLATION=process, how often (ms) the engine process sends what its generations
+     * produced: tokens decoded meanwhile travel to the client together, which saves a message through
+     * every process per token. A request's first token is never held; 0 sends each token on its own.
+     */
+    STREAM_INTERVAL_MS: z.coerce.number().int().min(0).max(1000).default(10),
     /** Answer repeated deterministic (temperature 0) requests from the response cache. */
     RESPONSE_CACHE: boolish(true),
     RESPONSE_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).default(600),

@@ -30,6 +30,7 @@ await runMain(logger, async (host) => {
     await declaredModels(config, process.env),
     backendFactory({
       isolation: config.ENGINE_ISOLATION,
+      streamIntervalMs: config.STREAM_INTERVAL_MS,
       gpu: config.LLAMA_GPU,
       logger,
       onCrash: (model) => m?.engineRestarts.inc({ model }),

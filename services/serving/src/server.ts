@@ -114,9 +114,9 @@ class DeltaRelay {
     },
   ) {}
 
-  readonly onDelta = (delta: string): Promise<void> | undefined => {
+  readonly onDelta = (delta: string, tokens = 1): Promise<void> | undefined => {
     if (!delta) return undefined;
-    this.count++;
+    this.count += tokens;
     if (!this.firstAt) {
       this.firstAt = performance.now();
       this.o.onFirst(this.firstAt - this.o.started);
@@ -346,7 +346,7 @@ export function servingHandlers(deps: {
         .catch((err: unknown) => {
           m.requests.inc({ model: req.model, operation: "generate", status: "error" });
           // A request that ran and failed is recorded too (an error, and what it generated before it
-          // failed, about a token a delta); the prompt's tokens are not known here and count as 0.
+          // failed, about a token a text chunk of the engine); the prompt's tokens are not known here and count as 0.
           if (ranBeforeFailing(err, relay.count))
             meter({
               req,

@@ -127,6 +127,31 @@ describe("the llama.cpp engine in its own process", () => {
   });
 });
 
+describe("deltas sent together", () => {
+  it("streams the first token on its own and the rest joined, the same text, counted token by token", async () => {
+    const ref = await ProcessBackend.start(await options({ streamIntervalMs: 0 }), logger);
+    // An interval far longer than the generation: everything after the first delta waits for the end.
+    const held = await ProcessBackend.start(await options({ streamIntervalMs: 60_000 }), logger);
+    try {
+      const p = params({ maxTokens: 24 });
+      const whole = await collect(ref, p);
+      const deltas: { text: string; tokens: number | undefined }[] = [];
+      const r = await held.generate(p, {
+        signal: never,
+        onDelta: (text, tokens) => void deltas.push({ text, tokens }),
+      });
+      expect(r).toMatchObject({ finishReason: "length", completionTokens: 24 });
+      expect(deltas.map((d) => d.text).join("")).toBe(whole.text);
+      expect(deltas.length).toBeGreaterThan(1);
+      expect(deltas.length).toBeLessThan(24);
+      expect(deltas[0]?.tokens).toBe(1);
+      expect(deltas.reduce((n, d) => n + (d.tokens ?? 1), 0)).toBe(24);
+    } finally {
+      await Promise.all([ref.close(), held.close()]);
+    }
+  });
+});
+
 describe("loading failures", () => {
   it("rejects a malformed file with a message naming the problem, before llama.cpp sees it", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "bad-gguf-"));

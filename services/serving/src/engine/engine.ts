@@ -58,7 +58,8 @@ export interface EmbedResult {
 
 export interface GenerateOptions {
   signal: AbortSignal;
-  onDelta: (text: string) => Promise<void> | void;
+  /** `tokens`: how many tokens the text holds when an engine sends several at once (else 1). */
+  onDelta: (text: string, tokens?: number) => Promise<void> | void;
   /** false: the caller wants the text only when complete; an engine may then produce it whole. */
   incremental?: boolean | undefined;
 }

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { type Logger, UnavailableError } from "@sloughgpt/runtime";
 import { Admission } from "./admission.js";
+import type { DeltaItem } from "./delta-batcher.js";
 import type {
   EmbedResult,
   GenerateOptions,
@@ -15,12 +16,17 @@ import { type FromWorker, fromWire, type ToWorker } from "./worker-protocol.js";
 
 const WORKER = fileURLToPath(new URL("./worker-main.ts", import.meta.url));
 
-export type EngineProcessOptions = Omit<LlamaEngineOptions, "logger">;
+export type EngineProcessOptions = Omit<LlamaEngineOptions, "logger"> & {
+  /** The engine process sends its generations' deltas at most this often (DeltaBatcher); 0: each at once. */
+  streamIntervalMs?: number | undefined;
+};
 
 interface Call {
-  onDelta?: (text: string) => Promise<void> | void;
+  onDelta?: GenerateOptions["onDelta"];
   /** Deltas are handed on in order, each after the previous one's write finished. */
   pending: Promise<void>;
+  /** Deltas that arrived while a write was in progress, handed on together when it ends. */
+  waiting?: { text: string; tokens: number } | undefined;
   resolve: (v: never) => void;
   reject: (e: unknown) => void;
 }
@@ -132,12 +138,16 @@ export class ProcessBackend implements ModelBackend {
 
   private onMessage(m: FromWorker): void {
     if (m.t === "ready" || m.t === "load-failed") return;
+    if (m.t === "deltas") {
+      for (const item of m.items) {
+        const call = this.calls.get(item.id);
+        if (call) deliver(call, item);
+      }
+      return;
+    }
     const call = this.calls.get(m.id);
     if (!call) return;
     switch (m.t) {
-      case "delta":
-        call.pending = call.pending.then(() => call.onDelta?.(m.text));
-        break;
       case "generated":
       case "embedded": {
         this.calls.delete(m.id);
@@ -228,6 +238,21 @@ export class ProcessBackend implements ModelBackend {
     clearTimeout(timer);
     this.failAll(new UnavailableError("the engine is shutting down"));
   }
+}
+
+/** Hands a delta on after the previous one's write, joined with any that arrive meanwhile. */
+function deliver(call: Call, item: DeltaItem): void {
+  if (call.waiting) {
+    call.waiting.text += item.text;
+    call.waiting.tokens += item.tokens;
+    return;
+  }
+  const next = { text: item.text, tokens: item.tokens };
+  call.waiting = next;
+  call.pending = call.pending.then(() => {
+    call.waiting = undefined;
+    return call.onDelta?.(next.text, next.tokens);
+  });
 }
 
 const RESTART_BASE_MS = 250;

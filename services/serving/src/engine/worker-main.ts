@@ -3,6 +3,7 @@
 // engine, and the parent fails its in-flight requests with UNAVAILABLE and starts a new one.
 import { createLogger } from "@sloughgpt/runtime";
 import { z } from "zod";
+import { DeltaBatcher } from "./delta-batcher.js";
 import { LlamaEngine } from "./llama-engine.js";
 import { type FromWorker, type ToWorker, toWire } from "./worker-protocol.js";
 
@@ -16,6 +17,7 @@ const options = z
     gpu: z.enum(["false", "auto", "cuda", "vulkan"]),
     gpuLayers: z.number(),
     maxQueue: z.number(),
+    streamIntervalMs: z.number().default(0),
     quantization: z.string().optional(),
     logLevel: z.string().default("info"),
   })
@@ -39,6 +41,10 @@ try {
   process.exit(1);
 }
 
+const deltas = new DeltaBatcher({
+  intervalMs: options.streamIntervalMs,
+  send: (items) => send({ t: "deltas", items }),
+});
 const running = new Map<number, AbortController>();
 let closing = false;
 
@@ -56,12 +62,15 @@ process.on("message", (m: ToWorker) => {
       const ctl = new AbortController();
       running.set(m.id, ctl);
       engine
-        .generate(m.params, { signal: ctl.signal, onDelta: (text) => send({ t: "delta", id: m.id, text }) })
+        .generate(m.params, { signal: ctl.signal, onDelta: (text) => deltas.add(m.id, text) })
+        .finally(() => {
+          running.delete(m.id);
+          deltas.end(m.id);
+        })
         .then(
           (result) => send({ t: "generated", id: m.id, result }),
           (err: unknown) => send({ t: "failed", id: m.id, error: toWire(err) }),
-        )
-        .finally(() => running.delete(m.id));
+        );
       break;
     }
     case "embed": {

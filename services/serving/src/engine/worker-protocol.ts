@@ -1,4 +1,5 @@
 import { AppError } from "@sloughgpt/runtime";
+import type { DeltaItem } from "./delta-batcher.js";
 import type { EmbedResult, GenerateParams, GenerateResult, ModelInfo } from "./engine.js";
 
 /** Parent → engine process. */
@@ -12,7 +13,8 @@ export type ToWorker =
 export type FromWorker =
   | { t: "ready"; info: ModelInfo }
   | { t: "load-failed"; error: WireError }
-  | { t: "delta"; id: number; text: string }
+  /** What running generations produced since the last message (see DeltaBatcher). */
+  | { t: "deltas"; items: DeltaItem[] }
   | { t: "generated"; id: number; result: GenerateResult }
   | { t: "embedded"; id: number; result: EmbedResult }
   | { t: "failed"; id: number; error: WireError };

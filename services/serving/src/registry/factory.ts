@@ -27,6 +27,8 @@ export function llamaOptions(
 export function backendFactory(opts: {
   isolation: "process" | "inline";
   gpu: LlamaEngineOptions["gpu"];
+  /** See ProcessBackend's options. */
+  streamIntervalMs?: number | undefined;
   logger: Logger;
   onCrash?: (model: string) => void;
 }): BackendFactory {
@@ -36,6 +38,8 @@ export function backendFactory(opts: {
     const o = llamaOptions(spec, opts.gpu);
     if (opts.isolation === "inline")
       return LlamaEngine.load({ ...o, logger: logger.child({ component: "engine" }) });
-    return ProcessBackend.start(o, logger, { onCrash: () => opts.onCrash?.(spec.id) });
+    return ProcessBackend.start({ ...o, streamIntervalMs: opts.streamIntervalMs }, logger, {
+      onCrash: () => opts.onCrash?.(spec.id),
+    });
   };
 }
