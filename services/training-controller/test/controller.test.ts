@@ -166,6 +166,14 @@ describe("the running controller", () => {
       fc.constant(-1),
     );
     let run = 0;
+    // The controller may have deleted the pod since the list (a gang restart): then there is nothing to end.
+    const finishIfThere = (pod: string) => {
+      try {
+        cluster.kubelet.finish(NS, pod, 0);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.code === 404)) throw err;
+      }
+    };
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 3 }),
@@ -197,14 +205,7 @@ describe("the running controller", () => {
             const terminal = (p: (typeof pods)[number]) =>
               p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
             if (pods.length === numNodes && pods.every((p) => terminal(p) || hangs(p))) {
-              for (const p of pods.filter(hangs)) {
-                // The controller may have deleted the pod since the list (a gang restart): nothing to end.
-                try {
-                  cluster.kubelet.finish(NS, p.metadata!.name!, 0);
-                } catch (err) {
-                  if (!(err instanceof ApiError && err.code === 404)) throw err;
-                }
-              }
+              for (const p of pods.filter(hangs)) finishIfThere(p.metadata!.name!);
             }
             const s = await cluster.status(name);
             return s.phase === "Succeeded" || s.phase === "Failed" ? s : undefined;

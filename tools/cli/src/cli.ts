@@ -442,32 +442,46 @@ async function runLocal(manifestText: string, logDir: string, io: Io): Promise<v
     logger: createLogger({ service: "cli", level: "silent" }),
   });
   const { numNodes, procsPerNode } = manifest.spec;
+  const nodes = `${numNodes} node${numNodes === 1 ? "" : "s"}`;
+  const procs = `${procsPerNode} process${procsPerNode === 1 ? "" : "es"}`;
   io.out(
-    `Running ${namespace}/${name} here: ${numNodes} node${numNodes === 1 ? "" : "s"} × ${procsPerNode} process${procsPerNode === 1 ? "" : "es"}; logs in ${path.join(dir, namespace, name)}\n`,
+    `Running ${namespace}/${name} here: ${nodes} × ${procs}; logs in ${path.join(dir, namespace, name)}\n`,
   );
-  let seen = "";
   try {
     await runner.create(manifest, namespace, "local");
-    for (;;) {
-      const status = (await runner.status(namespace, name)) ?? {};
-      const condition = status.conditions?.find((c) => c.type === status.phase);
-      const line = `${status.phase ?? "Pending"}${condition?.reason ? ` (${condition.reason})` : ""}${condition?.message ? ` — ${condition.message}` : ""}`;
-      if (line !== seen) {
-        io.out(`${new Date().toISOString()} ${line}\n`);
-        seen = line;
-      }
-      if (status.phase === "Succeeded") return;
-      if (status.phase === "Failed") {
-        for (const n of await runner.logs(namespace, name, { tailLines: 20 })) {
-          if (n.text) io.err(prefixed(n.text, `[node ${n.node}] `).trimEnd());
-        }
-        throw new CliError(`${namespace}/${name} failed`, 1);
-      }
-      if (io.signal?.aborted)
-        throw new CliError(`${namespace}/${name} stopped: its processes are ended`, 130);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    const phase = await followPhases(() => runner.status(namespace, name), io);
+    if (phase === "Failed") {
+      const logs = await runner.logs(namespace, name, { tailLines: 20 });
+      for (const n of logs.filter((l) => l.text)) io.err(prefixed(n.text, `[node ${n.node}] `).trimEnd());
+      throw new CliError(`${namespace}/${name} failed`, 1);
     }
+    if (phase !== "Succeeded")
+      throw new CliError(`${namespace}/${name} stopped: its processes are ended`, 130);
   } finally {
     await runner.close();
   }
+}
+
+type JobStatus = { phase?: string; conditions?: { type: string; reason?: string; message?: string }[] };
+
+/** Prints each new phase line until the job ends (its phase) or the command is stopped (undefined). */
+async function followPhases(read: () => Promise<JobStatus | undefined>, io: Io): Promise<string | undefined> {
+  let seen = "";
+  while (!io.signal?.aborted) {
+    const status = (await read()) ?? {};
+    const line = phaseLine(status);
+    if (line !== seen) io.out(`${new Date().toISOString()} ${line}\n`);
+    seen = line;
+    if (status.phase === "Succeeded" || status.phase === "Failed") return status.phase;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return undefined;
+}
+
+/** `Phase (Reason) — message` of a job's current phase condition. */
+function phaseLine(status: JobStatus): string {
+  const condition = status.conditions?.find((c) => c.type === status.phase);
+  const reason = condition?.reason ? ` (${condition.reason})` : "";
+  const message = condition?.message ? ` — ${condition.message}` : "";
+  return `${status.phase ?? "Pending"}${reason}${message}`;
 }

@@ -100,6 +100,16 @@ function route(store: FakeStore, pathname: string): Route {
   return { type: store.type(group, plural), namespace, name, subresource: sub as Route["subresource"] };
 }
 
+/** The last `tail` lines of a log (all of it when `tail` is null), keeping the final newline. */
+function tailLines(text: string, tail: string | null): string {
+  if (tail === null) return text;
+  const lines = text.split("\n");
+  const ended = text.endsWith("\n");
+  if (ended) lines.pop();
+  const kept = lines.slice(Math.max(0, lines.length - Number(tail)));
+  return kept.join("\n") + (ended && kept.length ? "\n" : "");
+}
+
 function send(res: ServerResponse, code: number, body: unknown): void {
   res.writeHead(code, { "content-type": "application/json" });
   res.end(JSON.stringify(body));
@@ -282,10 +292,9 @@ export class FakeKubeApiServer {
     if (!containers.includes(container)) {
       throw new ApiError(400, "BadRequest", `container ${container} is not valid for pod ${name}`);
     }
-    for (const unsupported of ["follow", "previous"]) {
-      if (params.get(unsupported) === "true") {
-        throw new ApiError(400, "BadRequest", `${unsupported} is not supported by the fake API server`);
-      }
+    const unsupported = ["follow", "previous"].find((p) => params.get(p) === "true");
+    if (unsupported) {
+      throw new ApiError(400, "BadRequest", `${unsupported} is not supported by the fake API server`);
     }
     if ((pod.status?.phase ?? "Pending") === "Pending") {
       throw new ApiError(
@@ -294,16 +303,7 @@ export class FakeKubeApiServer {
         `container "${container}" in pod "${name}" is waiting to start: ContainerCreating`,
       );
     }
-    let text = this.store.log(namespace, name);
-    const tail = params.get("tailLines");
-    if (tail !== null) {
-      const lines = text.split("\n");
-      const ended = text.endsWith("\n");
-      if (ended) lines.pop();
-      text =
-        lines.slice(Math.max(0, lines.length - Number(tail))).join("\n") +
-        (ended && lines.length ? "\n" : "");
-    }
+    let text = tailLines(this.store.log(namespace, name), params.get("tailLines"));
     const limit = params.get("limitBytes");
     if (limit !== null) text = Buffer.from(text).subarray(0, Number(limit)).toString("utf8");
     res.writeHead(200, { "content-type": "text/plain" });

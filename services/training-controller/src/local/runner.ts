@@ -300,7 +300,7 @@ export class LocalJobCluster implements JobCluster {
       exitedChildren.add(child);
       if (code !== 0 && !failed) {
         failed = { code, reason };
-        for (const other of node.children) if (!exitedChildren.has(other)) other.kill("SIGTERM");
+        endOthers(node.children, exitedChildren);
       }
       if (--left > 0) return;
       out.end();
@@ -357,6 +357,11 @@ export class LocalJobCluster implements JobCluster {
     }
     if (this.jobs.get(key) === local) this.reconcile(key);
   }
+}
+
+/** Ends the ranks of a node that are still running. */
+function endOthers(children: ChildProcess[], exited: Set<ChildProcess>): void {
+  for (const child of children) if (!exited.has(child)) child.kill("SIGTERM");
 }
 
 /** How much of a log file's end is read for its last lines (a line longer than this is cut). */
