@@ -127,17 +127,23 @@ async function streamSse(
 ): Promise<void> {
   const { kind, req, meta, includeUsage, ticket } = call;
   let deltas = 0;
+  let text = "";
   let final: serving.GenerateFinal | undefined;
   try {
     await relayStream(deps, { kind, req, meta, includeUsage }, request, reply, {
-      onDelta: () => void deltas++,
+      onDelta: (delta) => {
+        deltas++;
+        text += delta;
+      },
       onFinal: (f) => {
         final = f;
       },
     });
   } finally {
-    // A cancelled or failed stream counts what it generated (about a token a delta).
-    ticket.settle(usedTokens(final) ?? call.promptEstimate + deltas);
+    // A cancelled or failed stream counts what it generated: at least a token a delta, more where
+    // serving sent several tokens in one.
+    const generated = Math.max(deltas, estimateTextTokens(text));
+    ticket.settle(usedTokens(final) ?? call.promptEstimate + generated);
   }
 }
 
@@ -146,7 +152,7 @@ async function relayStream(
   { kind, req, meta, includeUsage }: Omit<StreamCall, "ticket" | "promptEstimate">,
   request: FastifyRequest,
   reply: FastifyReply,
-  seen: { onDelta(): void; onFinal(f: serving.GenerateFinal): void },
+  seen: { onDelta(delta: string): void; onFinal(f: serving.GenerateFinal): void },
 ): Promise<void> {
   const ctl = clientGone(request, reply, deps.shutdownSignal);
   const stream = callStream(deps.upstreams.serving.generate.bind(deps.upstreams.serving), req, {
@@ -165,7 +171,7 @@ async function relayStream(
     for (let it = first; !it.done; it = await stream.next()) {
       const ev = it.value.event;
       if (ev?.$case === "delta") {
-        seen.onDelta();
+        seen.onDelta(ev.delta);
         await sse.send(
           kind === "chat" ? chatChunk(meta, { content: ev.delta }, null) : textChunk(meta, ev.delta, null),
         );
