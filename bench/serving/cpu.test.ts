@@ -14,8 +14,8 @@ describe("procStatCpuSeconds", () => {
 
 describe("cpuDelta", () => {
   it("subtracts per process group", () => {
-    const before = { bench: 1, serving: 2, gateway: 3, others: 4 };
-    const after = { bench: 2, serving: 4, gateway: 6, others: 8 };
+    const before = { bench: 1, serving: 2, engine: 5, gateway: 3, others: 4 };
+    const after = { bench: 2, serving: 4, engine: 10, gateway: 6, others: 8 };
     expect(cpuDelta(before, after)).toEqual(before);
   });
 });

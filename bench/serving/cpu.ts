@@ -1,7 +1,10 @@
 import { readFile } from "node:fs/promises";
 
-/** Where CPU time goes: this process (clients and the raw engine), serving, gateway, the other four. */
-export const CPU_PROCESSES = ["bench", "serving", "gateway", "others"] as const;
+/**
+ * Where CPU time goes: this process (clients and the raw engine), the serving service, its engine
+ * processes, the gateway, the other four services.
+ */
+export const CPU_PROCESSES = ["bench", "serving", "engine", "gateway", "others"] as const;
 export type CpuProcess = (typeof CPU_PROCESSES)[number];
 export type CpuSeconds = Record<CpuProcess, number>;
 
@@ -29,30 +32,30 @@ async function processCpu(pid: number | undefined): Promise<number> {
 }
 
 export interface ServicePids {
-  /** The serving process and its engine processes. */
-  serving: (number | undefined)[];
+  serving: number | undefined;
+  /** serving's engine processes, one per llama.cpp model. */
+  engines: number[];
   gateway: number | undefined;
   others: (number | undefined)[];
 }
 
+const sum = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) : Number.NaN);
+
 /** CPU seconds used so far by each group of processes. */
 export async function cpuSnapshot(pids: ServicePids): Promise<CpuSeconds> {
   const own = process.cpuUsage();
-  const [gateway, ...others] = await Promise.all([pids.gateway, ...pids.others].map(processCpu));
-  const serving = await Promise.all(pids.serving.map(processCpu));
+  const [serving, gateway, ...others] = await Promise.all(
+    [pids.serving, pids.gateway, ...pids.others].map(processCpu),
+  );
   return {
     bench: (own.user + own.system) / 1e6,
-    serving: serving.length ? serving.reduce((a, b) => a + b, 0) : Number.NaN,
+    serving: serving ?? Number.NaN,
+    engine: sum(await Promise.all(pids.engines.map(processCpu))),
     gateway: gateway ?? Number.NaN,
-    others: others.reduce((a, b) => a + b, 0),
+    others: sum(others),
   };
 }
 
 export function cpuDelta(before: CpuSeconds, after: CpuSeconds): CpuSeconds {
-  return {
-    bench: after.bench - before.bench,
-    serving: after.serving - before.serving,
-    gateway: after.gateway - before.gateway,
-    others: after.others - before.others,
-  };
+  return Object.fromEntries(CPU_PROCESSES.map((p) => [p, after[p] - before[p]])) as CpuSeconds;
 }

@@ -11,7 +11,7 @@ import {
   summarize,
 } from "./report.js";
 
-const cpu = (s = 0): CpuSeconds => ({ bench: s, serving: s, gateway: s, others: s });
+const cpu = (s = 0): CpuSeconds => ({ bench: s, serving: s, engine: s, gateway: s, others: s });
 
 const m = (
   path: PathName,
@@ -26,7 +26,7 @@ const m = (
   tokens,
   seconds: 1,
   ttftMs,
-  cpuSeconds: cpu(0.25),
+  cpuSeconds: cpu(0.2),
 });
 
 const row = (over: Partial<Row>): Row => ({
@@ -73,7 +73,7 @@ describe("summarize", () => {
   });
 
   it("reports CPU per generated token and cores kept busy", () => {
-    const [only] = summarize([m("raw", 1, 0, 250)]);
+    const [only] = summarize([m("raw", 1, 0, 200)]);
     expect(only?.cpuMsPerToken).toEqual(cpu(1));
     expect(only?.coresBusy).toBe(1);
   });
@@ -118,12 +118,13 @@ describe("tables", () => {
   it("prints CPU per token for each process group", () => {
     const [header, , line] = formatCpuTable([row({})]).split("\n");
     expect(header).toBe(
-      "| concurrency | path | bench ms/token | serving ms/token | gateway ms/token | others ms/token | cores busy |",
+      "| concurrency | path | bench ms/token | serving ms/token | engine ms/token | gateway ms/token | others ms/token | cores busy |",
     );
     expect(line?.split("|").map((c) => c.trim())).toEqual([
       "",
       "1",
       "raw",
+      "1.50",
       "1.50",
       "1.50",
       "1.50",

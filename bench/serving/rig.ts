@@ -48,7 +48,8 @@ async function servicePids(platform: Platform) {
   const others = SERVICE_NAMES.filter((n) => n !== "serving" && n !== "gateway");
   const serving = pid("serving");
   return {
-    serving: [serving, ...(await childPids(serving))],
+    serving,
+    engines: await childPids(serving),
     gateway: pid("gateway"),
     others: others.map(pid),
   };
@@ -81,7 +82,10 @@ export async function startRig(o: BenchOptions, modelPath: string, workload: Wor
     started.push(gateway);
     const pids = await servicePids(platform);
     if (pins) {
-      await pinProcesses(pins, { serving: pids.serving, rest: [pids.gateway, ...pids.others, process.pid] });
+      await pinProcesses(pins, {
+        serving: [pids.serving, ...pids.engines],
+        rest: [pids.gateway, ...pids.others, process.pid],
+      });
     }
     return { drivers: { raw, grpc, gateway }, cpu: () => cpuSnapshot(pids), close };
   } catch (error) {
