@@ -75,7 +75,7 @@ describe("local backend", () => {
   });
 
   test("logs: the end of each node's file in the current attempt, or an earlier attempt's", async () => {
-    const script = `console.log("a" + process.env.NODE_RANK); console.log("b" + process.env.NODE_RANK); process.exit(process.env.SLOUGHGPT_RESTART_COUNT === "0" ? 137 : 0)`;
+    const script = `console.log("a" + process.env.NODE_RANK); console.log("b" + process.env.NODE_RANK); process.exit(process.env.NODE_RANK === "0" && process.env.SLOUGHGPT_RESTART_COUNT === "0" ? 137 : 0)`;
     await runner.create(
       job("talk", script, { numNodes: 2, failurePolicy: { backoffSeconds: 0 } }),
       "default",
@@ -88,12 +88,25 @@ describe("local backend", () => {
       [1, 1, "b1\n"],
     ]);
     expect(now[1]?.source).toBe(path.join(dir, "default", "talk", "node-1.attempt-1.log"));
-    const first = await runner.logs("default", "talk", { node: 1, tailLines: 10, attempt: 0 });
-    expect(first.map((n) => n.text)).toEqual(["a1\nb1\n"]);
+    // Node 0 of the first attempt printed before its own exit (node 1 may have been ended before it did).
+    const first = await runner.logs("default", "talk", { node: 0, tailLines: 10, attempt: 0 });
+    expect(first.map((n) => n.text)).toEqual(["a0\nb0\n"]);
     expect((await runner.logs("default", "talk", { tailLines: 5, attempt: 7 }))[0]?.message).toBe(
       "no log file yet",
     );
     await expect(runner.logs("default", "nope", { tailLines: 5 })).rejects.toThrow("does not run here");
+  });
+
+  test("is Running as soon as every node's process has started, not when one ends", async () => {
+    await runner.create(job("up", "setInterval(() => {}, 1000)", { numNodes: 2 }), "default", "t");
+    for (let i = 0; (await runner.status("default", "up"))?.phase !== "Running"; i++) {
+      expect(i).toBeLessThan(100);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await runner.status("default", "up"))?.nodes?.map((n) => n.phase)).toEqual([
+      "Running",
+      "Running",
+    ]);
   });
 
   test("publishes each phase and, on success with output.modelId, model.published", async () => {
@@ -140,7 +153,11 @@ describe("local backend", () => {
     expect(await runner.status("default", "long")).toMatchObject({ phase: "Suspended", nodes: [] });
     await runner.setSuspend("default", "long", false);
     await until(() => starts() === 2);
-    expect((await runner.status("default", "long"))?.phase).toBe("Admitted");
+    const phase = async () => (await runner.status("default", "long"))?.phase;
+    for (let i = 0; (await phase()) !== "Running"; i++) {
+      expect(i).toBeLessThan(100);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await runner.delete("default", "long");
     expect(await runner.status("default", "long")).toBeUndefined();
   });

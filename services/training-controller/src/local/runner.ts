@@ -231,8 +231,10 @@ export class LocalJobCluster implements JobCluster {
       this.jobs.delete(key);
       return;
     }
-    if (plan.requeueAfterMs !== undefined) {
-      local.timer = setTimeout(() => this.reconcile(key), plan.requeueAfterMs);
+    // New processes change what the plan sees (their pods run): look again, as a pod watch would.
+    const delay = plan.createPods.length > 0 ? 0 : plan.requeueAfterMs;
+    if (delay !== undefined) {
+      local.timer = setTimeout(() => this.reconcile(key), delay);
       local.timer.unref();
     }
   }
