@@ -112,7 +112,7 @@ describe("train → serve", () => {
     const [latest] = logs.body.data as Array<{ node: number; attempt: number; text: string }>;
     expect(latest).toMatchObject({ node: 0, attempt: 1 });
     expect(latest?.text.trim().split("\n")).toHaveLength(3);
-    expect(latest?.text).toContain('"event": "finished"');
+    expect(latest?.text).toContain('"event": "done"');
     const first = await api(`/v1/training/jobs/${JOB}/logs?attempt=0`);
     expect((first.body.data as Array<{ text: string }>).map((n) => n.text.includes('"exiting"'))).toContain(
       true,
