@@ -264,6 +264,35 @@ describe("Helm chart and images", () => {
     expect(dockerfile).toContain('CMD ["node", "--import", "tsx", "src/main.ts"]');
   });
 
+  test("the training controller's ClusterRole grants every API call the controller makes", () => {
+    const text = readFileSync(path.join(chartDir, "templates/training-controller-rbac.yaml"), "utf8");
+    const rulesText = /\nrules:\n([\s\S]*?)\n---/.exec(text)?.[1];
+    expect(rulesText).toBeDefined();
+    const rules = parseAllDocuments(rulesText!)[0]!.toJS() as {
+      apiGroups: string[];
+      resources: string[];
+      verbs: string[];
+    }[];
+    const allowed = (group: string, resource: string, verb: string) =>
+      rules.some(
+        (r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb),
+      );
+    const needed: [string, string, string[]][] = [
+      ["sloughgpt.io", "trainingjobs", ["get", "list", "watch", "create", "patch", "delete"]],
+      ["sloughgpt.io", "trainingjobs/status", ["update", "patch"]],
+      ["", "pods", ["get", "list", "watch", "create", "delete"]],
+      ["", "pods/log", ["get"]],
+      ["", "services", ["get", "list", "watch", "create"]],
+      ["", "events", ["create"]],
+      ["coordination.k8s.io", "leases", ["get", "create", "update"]],
+      ["", "nodes", ["list", "watch"]],
+    ];
+    const missing = needed.flatMap(([group, resource, verbs]) =>
+      verbs.filter((v) => !allowed(group, resource, v)).map((v) => `${v} ${group || "core"}/${resource}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
   test("skaffold builds every service image from its Dockerfile", () => {
     const skaffold = readYaml(path.join(root, "skaffold.yaml"));
     const artifacts = (skaffold.build as Json).artifacts as Json[];

@@ -331,6 +331,8 @@ describe("simulated kubelet", () => {
     expect(await log({ container: "trainer", tailLines: 2 })).toBe("step 2 loss 5.1\nstep 3 loss 4.2\n");
     expect(await log({ limitBytes: 6 })).toBe("step 1");
     expect(await statusCode(log({ container: "sidecar" }))).toBe(400);
+    expect(await statusCode(log({ tailLines: -1 }))).toBe(400);
+    expect(await statusCode(log({ follow: true }))).toBe(400);
     expect(await statusCode(core.readNamespacedPodLog({ namespace: "ml", name: "waits" }))).toBe(400);
     await core.deleteNamespacedPod({ namespace: "ml", name: "runs" });
     expect(await statusCode(log({}))).toBe(404);

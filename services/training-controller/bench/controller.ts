@@ -43,12 +43,17 @@ async function run(gpus: number, priorities: boolean): Promise<Run> {
   const worker = new Worker(new URL("./controller-worker.mjs", import.meta.url), {
     workerData: { kubeConfig: server.kubeConfigOptions(NS), namespace: NS } satisfies WorkerInput,
   });
-  const ask = <T>(msg: "start" | "stop") =>
-    new Promise<T>((resolve, reject) => {
-      worker.once("message", resolve);
-      worker.once("error", reject);
-      worker.postMessage(msg);
-    });
+  // A worker that fails or exits before it answers fails the run instead of hanging it.
+  const failed = new Promise<never>((_, reject) => {
+    worker.on("error", reject);
+    worker.on("exit", (code) => reject(new Error(`the controller thread exited (${code})`)));
+  });
+  failed.catch(() => {});
+  const ask = <T>(msg: "start" | "stop") => {
+    const answer = new Promise<T>((resolve) => worker.once("message", resolve));
+    worker.postMessage(msg);
+    return Promise.race([answer, failed]);
+  };
   const controller = { start: () => ask<"started">("start"), stop: () => ask<WorkerResult>("stop") };
   // With priorities the jobs wait together (created before the controller starts), so order is testable;
   // otherwise they arrive while it runs, as a burst of submissions would.
@@ -125,7 +130,13 @@ async function run(gpus: number, priorities: boolean): Promise<Run> {
   await server.close();
   const sorted = [...durations].sort((a, b) => a - b);
   const p99Ms = sorted[Math.floor(sorted.length * 0.99)] ?? 0;
-  return { admittedSeconds, reconciles: durations.length, p99Ms, heapMb, order: { expected, admitted, partial } };
+  return {
+    admittedSeconds,
+    reconciles: durations.length,
+    p99Ms,
+    heapMb,
+    order: { expected, admitted, partial },
+  };
 }
 
 console.log(`machine: ${os.cpus()[0]?.model} x${os.cpus().length}, node ${process.version}`);

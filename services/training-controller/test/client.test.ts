@@ -15,7 +15,9 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     seen.push(req.headers);
     res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({ kind: "PodList", apiVersion: "v1", metadata: {}, items: [] }));
+    const body = JSON.stringify({ kind: "PodList", apiVersion: "v1", metadata: {}, items: [] });
+    // Requests in namespace "slow" are answered late, to be in flight while the pool closes.
+    setTimeout(() => res.end(body), req.url?.includes("/namespaces/slow/") ? 200 : 0);
   });
   server.on("connection", () => connections++);
   server.listen(0, "127.0.0.1");
@@ -63,5 +65,14 @@ describe("API server clients", () => {
     const before = connections;
     await apiClient(kc, CoreV1Api).listNamespacedPod({ namespace: "ml" });
     expect(connections - before).toBe(1);
+  });
+
+  test("close lets a request in flight finish", async () => {
+    const core = apiClient(kc, CoreV1Api);
+    await core.listNamespacedPod({ namespace: "ml" });
+    const slow = core.listNamespacedPod({ namespace: "slow" });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    connectionReuse(kc).close();
+    await expect(slow).resolves.toMatchObject({ kind: "PodList" });
   });
 });

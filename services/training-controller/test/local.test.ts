@@ -29,6 +29,15 @@ const job = (name: string, script: string, spec: Record<string, unknown> = {}) =
     spec: { image: "local", command: [process.execPath, "-e", script], ...spec },
   });
 
+/** A process's state letter from /proc (Z: ended, not yet reaped), or "gone". */
+const processState = (pid: number) => {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0] ?? "gone";
+  } catch {
+    return "gone";
+  }
+};
+
 const printEnv = `console.log(["MASTER_ADDR","MASTER_PORT","WORLD_SIZE","NODE_RANK","RANK","SLOUGHGPT_RESTART_COUNT"].map(k => k + "=" + process.env[k]).join(" "))`;
 
 describe("local backend", () => {
@@ -107,6 +116,47 @@ describe("local backend", () => {
       "Running",
       "Running",
     ]);
+  });
+
+  test("a process that ignores SIGTERM is killed after the grace period; delete waits for it", async () => {
+    const stubborn = new LocalJobCluster({ logDir: dir, logger, killGraceMs: 300 });
+    try {
+      const script = `process.on("SIGTERM", () => {}); console.log("up"); setInterval(() => {}, 1000)`;
+      await stubborn.create(job("stubborn", script), "default", "t");
+      const log = path.join(dir, "default", "stubborn", "node-0.attempt-0.log");
+      while (!(existsSync(log) && readFileSync(log, "utf8").includes("up"))) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const started = Date.now();
+      await stubborn.delete("default", "stubborn");
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    } finally {
+      await stubborn.close();
+    }
+  });
+
+  test("a node whose process exits while something it started holds its output still ends", async () => {
+    // The shell exits 3 at once; the sleep it left in the background keeps stdout open.
+    const wrapper = job("wrapper", "", { command: ["/bin/sh", "-c", "sleep 60 & echo $!; exit 3"] });
+    await runner.create(wrapper, "default", "t");
+    const end = await runner.untilFinished("default", "wrapper");
+    expect(end.phase).toBe("Failed");
+    expect(JSON.stringify(end.nodes)).toContain('"exitCode":3');
+    const [log] = await runner.logs("default", "wrapper", { tailLines: 5 });
+    const sleeper = Number(log?.text.trim());
+    expect(sleeper).toBeGreaterThan(0);
+    // The background sleep went with the shell, as a container's processes go with its main one.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(processState(sleeper)).toMatch(/^(gone|Z)$/);
+  });
+
+  test("a new job of the same name starts with empty logs", async () => {
+    await runner.create(job("again", `console.log("first run")`), "default", "t");
+    await runner.untilFinished("default", "again");
+    await runner.delete("default", "again");
+    await runner.create(job("again", `setInterval(() => {}, 1000)`), "default", "t");
+    const [log] = await runner.logs("default", "again", { tailLines: 5 });
+    expect(log?.text ?? "").not.toContain("first run");
   });
 
   test("publishes each phase and, on success with output.modelId, model.published", async () => {

@@ -13,8 +13,11 @@ export interface Io {
   /** All of standard input, for `chat` without a prompt argument. */
   stdin(): Promise<string>;
   fetch?: typeof fetch;
-  /** Aborts long-running commands (`train submit --local`): Ctrl-C. */
-  signal?: AbortSignal;
+  /**
+   * For long-running commands (`train submit --local`): from the call on, Ctrl-C aborts the returned
+   * signal instead of ending the process. Other commands keep Ctrl-C's default.
+   */
+  interrupt?: () => AbortSignal;
 }
 
 export const USAGE = `sloughgpt — the SloughGPT command line
@@ -437,10 +440,19 @@ async function runLocal(manifestText: string, logDir: string, io: Io): Promise<v
   const namespace = manifest.metadata.namespace ?? "default";
   const { name } = manifest.metadata;
   const dir = path.resolve(logDir);
+  // Every phase change, as the runner publishes it (a poll would miss a Restarting that lasts a moment).
+  const publish = (subject: string, payload: unknown) => {
+    if (!subject.startsWith("training.job.")) return;
+    const e = payload as { phase: string; reason?: string; message?: string; at: string };
+    const reason = e.reason ? ` (${e.reason})` : "";
+    io.out(`${e.at} ${e.phase}${reason}${e.message ? ` — ${e.message}` : ""}\n`);
+  };
   const runner = new LocalJobCluster({
     logDir: dir,
     logger: createLogger({ service: "cli", level: "silent" }),
+    publish,
   });
+  const stopped = io.interrupt?.() ?? new AbortController().signal;
   const { numNodes, procsPerNode } = manifest.spec;
   const nodes = `${numNodes} node${numNodes === 1 ? "" : "s"}`;
   const procs = `${procsPerNode} process${procsPerNode === 1 ? "" : "es"}`;
@@ -449,39 +461,28 @@ async function runLocal(manifestText: string, logDir: string, io: Io): Promise<v
   );
   try {
     await runner.create(manifest, namespace, "local");
-    const phase = await followPhases(() => runner.status(namespace, name), io);
+    const phase = await untilEnded(() => runner.status(namespace, name), stopped);
     if (phase === "Failed") {
       const logs = await runner.logs(namespace, name, { tailLines: 20 });
       for (const n of logs.filter((l) => l.text)) io.err(prefixed(n.text, `[node ${n.node}] `).trimEnd());
       throw new CliError(`${namespace}/${name} failed`, 1);
     }
-    if (phase !== "Succeeded")
-      throw new CliError(`${namespace}/${name} stopped: its processes are ended`, 130);
+    if (phase === undefined) throw new CliError(`${namespace}/${name} stopped: its processes are ended`, 130);
+    if (phase !== "Succeeded") throw new CliError(`${namespace}/${name} ended without succeeding`, 1);
   } finally {
     await runner.close();
   }
 }
 
-type JobStatus = { phase?: string; conditions?: { type: string; reason?: string; message?: string }[] };
-
-/** Prints each new phase line until the job ends (its phase) or the command is stopped (undefined). */
-async function followPhases(read: () => Promise<JobStatus | undefined>, io: Io): Promise<string | undefined> {
-  let seen = "";
-  while (!io.signal?.aborted) {
-    const status = (await read()) ?? {};
-    const line = phaseLine(status);
-    if (line !== seen) io.out(`${new Date().toISOString()} ${line}\n`);
-    seen = line;
-    if (status.phase === "Succeeded" || status.phase === "Failed") return status.phase;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+/** The job's last phase once it ends or is gone; undefined when the command is stopped first. */
+async function untilEnded(
+  read: () => Promise<{ phase?: string } | undefined>,
+  stopped: AbortSignal,
+): Promise<string | undefined> {
+  while (!stopped.aborted) {
+    const status = await read();
+    if (!status || status.phase === "Succeeded" || status.phase === "Failed") return status?.phase ?? "Gone";
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return undefined;
-}
-
-/** `Phase (Reason) — message` of a job's current phase condition. */
-function phaseLine(status: JobStatus): string {
-  const condition = status.conditions?.find((c) => c.type === status.phase);
-  const reason = condition?.reason ? ` (${condition.reason})` : "";
-  const message = condition?.message ? ` — ${condition.message}` : "";
-  return `${status.phase ?? "Pending"}${reason}${message}`;
 }

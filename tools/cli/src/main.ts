@@ -1,11 +1,13 @@
 import { text } from "node:stream/consumers";
 import { run } from "./cli.js";
 
-// Ctrl-C stops a long-running command cleanly (a local training run ends its processes first).
-const stop = new AbortController();
-process.once("SIGINT", () => stop.abort());
 const code = await run(process.argv.slice(2), {
-  signal: stop.signal,
+  // A long-running command asks for Ctrl-C, to stop cleanly (a local training run ends its processes).
+  interrupt: () => {
+    const stop = new AbortController();
+    process.once("SIGINT", () => stop.abort());
+    return stop.signal;
+  },
   out: (s) => process.stdout.write(s),
   err: (s) => process.stderr.write(`${s}\n`),
   env: process.env,

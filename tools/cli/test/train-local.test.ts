@@ -15,7 +15,7 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-function io(signal?: AbortSignal) {
+function io(interrupt?: AbortSignal) {
   const out: string[] = [];
   const err: string[] = [];
   const value: Io = {
@@ -26,7 +26,7 @@ function io(signal?: AbortSignal) {
     fetch: (() => {
       throw new Error("a local run makes no request");
     }) as unknown as typeof fetch,
-    signal,
+    interrupt: interrupt && (() => interrupt),
   };
   return { io: value, out, err };
 }
@@ -61,6 +61,7 @@ describe("sloughgpt train submit --local", () => {
     expect(printed).toContain(
       `Running ml/ok here: 2 nodes × 1 process; logs in ${path.join(logs, "ml", "ok")}`,
     );
+    expect(printed).toMatch(/Restarting \(\w+\)/);
     expect(printed).toMatch(/restart 1: recreating all 2 nodes/);
     expect(printed).toMatch(/Succeeded/);
     expect(readFileSync(path.join(logs, "ml", "ok", "node-1.attempt-1.log"), "utf8")).toBe("rank 1 of 2\n");

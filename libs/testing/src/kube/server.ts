@@ -272,8 +272,8 @@ export class FakeKubeApiServer {
 
   /**
    * `GET …/pods/{name}/log` as the apiserver answers it from the kubelet: text/plain, `container`
-   * (required when the pod has several), `tailLines`, `limitBytes`. `follow` and `previous` are not
-   * supported (400).
+   * (required when the pod has several), `tailLines`, `limitBytes` (bytes, may cut a character). `follow`,
+   * `previous`, `timestamps` and `since*` are not supported (400).
    */
   private podLog(res: ServerResponse, namespace: string, name: string, params: URLSearchParams): void {
     const pod = this.store.get(this.store.type("", "pods"), namespace, name) as KubeObject & {
@@ -292,7 +292,9 @@ export class FakeKubeApiServer {
     if (!containers.includes(container)) {
       throw new ApiError(400, "BadRequest", `container ${container} is not valid for pod ${name}`);
     }
-    const unsupported = ["follow", "previous"].find((p) => params.get(p) === "true");
+    const unsupported = ["follow", "previous", "timestamps", "sinceSeconds", "sinceTime"].find(
+      (p) => params.has(p) && params.get(p) !== "false",
+    );
     if (unsupported) {
       throw new ApiError(400, "BadRequest", `${unsupported} is not supported by the fake API server`);
     }
@@ -303,11 +305,14 @@ export class FakeKubeApiServer {
         `container "${container}" in pod "${name}" is waiting to start: ContainerCreating`,
       );
     }
-    let text = tailLines(this.store.log(namespace, name), params.get("tailLines"));
+    for (const p of ["tailLines", "limitBytes"]) {
+      const v = params.get(p);
+      if (v !== null && !/^\d+$/.test(v)) throw new ApiError(400, "BadRequest", `${p}: must be a number ≥ 0`);
+    }
+    const text = Buffer.from(tailLines(this.store.log(namespace, name), params.get("tailLines")));
     const limit = params.get("limitBytes");
-    if (limit !== null) text = Buffer.from(text).subarray(0, Number(limit)).toString("utf8");
     res.writeHead(200, { "content-type": "text/plain" });
-    res.end(text);
+    res.end(limit === null ? text : text.subarray(0, Number(limit)));
   }
 
   private matcher(r: Route, params: URLSearchParams): (o: KubeObject) => boolean {

@@ -45,9 +45,12 @@ export class ConnectionReuse implements SecurityAuthentication {
     context.setAgent(this.agentFor(Agent, made.options));
   }
 
-  /** Sockets stay open between requests until the process ends or `close` is called. */
+  /**
+   * Closes idle sockets; requests in flight finish on theirs, which then close instead of staying
+   * open. Clients made from the KubeConfig keep working: their next request opens a new connection.
+   */
   close(): void {
-    for (const agent of this.agents.values()) agent.destroy();
+    for (const agent of this.agents.values()) retire(agent);
     this.agents.clear();
   }
 
@@ -67,11 +70,18 @@ export class ConnectionReuse implements SecurityAuthentication {
       if (this.agents.size > MAX_AGENTS) {
         const [oldest, old] = this.agents.entries().next().value as [string, http.Agent];
         this.agents.delete(oldest);
-        old.destroy();
+        retire(old);
       }
     }
     return agent;
   }
+}
+
+/** Stops an agent keeping sockets: idle ones close now, busy ones when their request ends. */
+function retire(agent: http.Agent): void {
+  (agent as http.Agent & { keepAlive: boolean }).keepAlive = false;
+  for (const sockets of Object.values(agent.freeSockets))
+    for (const socket of sockets ?? []) socket.destroy();
 }
 
 const reuse = new WeakMap<KubeConfig, ConnectionReuse>();

@@ -10,7 +10,7 @@ import { NotFoundError } from "@sloughgpt/runtime";
 import { GROUP, PLURAL, type TrainingJob, type TrainingJobStatus, VERSION } from "../api/types.js";
 import { apiClient } from "../controller/client.js";
 import { LABEL_ATTEMPT, LABEL_JOB, LABEL_NODE_INDEX, TRAINER_CONTAINER } from "../controller/names.js";
-import { type LogQuery, lastLines, type NodeLogs, nodesOf } from "./logs.js";
+import { type LogQuery, lastLines, logBytesPerNode, type NodeLogs, nodesOf } from "./logs.js";
 
 export const LABEL_TEAM = "sloughgpt.io/team";
 
@@ -111,7 +111,7 @@ export class KubeJobCluster implements JobCluster {
    * a gang restart deletes the pods of the attempt before, so an earlier attempt is usually gone.
    */
   async logs(namespace: string, name: string, query: LogQuery): Promise<NodeLogs[]> {
-    let job: { spec?: { numNodes?: number }; status?: TrainingJobStatus };
+    let job: { metadata?: { uid?: string }; spec?: { numNodes?: number }; status?: TrainingJobStatus };
     try {
       job = (await this.api.getNamespacedCustomObject({
         group: GROUP,
@@ -131,7 +131,12 @@ export class KubeJobCluster implements JobCluster {
       namespace,
       labelSelector: `${LABEL_JOB}=${name},${LABEL_ATTEMPT}=${attempt}`,
     });
-    const byNode = new Map(pods.items.map((p) => [Number(p.metadata?.labels?.[LABEL_NODE_INDEX]), p]));
+    // Only this job's pods: a deleted job of the same name may still have terminating pods.
+    const owned = pods.items.filter((p) =>
+      p.metadata?.ownerReferences?.some((r) => r.uid === job.metadata?.uid),
+    );
+    const byNode = new Map(owned.map((p) => [Number(p.metadata?.labels?.[LABEL_NODE_INDEX]), p]));
+    const limitBytes = logBytesPerNode(query, job.spec?.numNodes ?? 1);
     return Promise.all(
       nodes.map(async (node): Promise<NodeLogs> => {
         const pod = byNode.get(node)?.metadata?.name;
@@ -142,12 +147,14 @@ export class KubeJobCluster implements JobCluster {
             name: pod,
             container: TRAINER_CONTAINER,
             tailLines: query.tailLines,
+            limitBytes,
           });
           // The API server applies tailLines; trimmed again in case a proxy between ignored it.
           return { node, source: pod, attempt, text: lastLines(String(text), query.tailLines) };
         } catch (err) {
-          // 400: the container waits to start; 404: the pod went away since the list.
-          if (code(err) !== 400 && code(err) !== 404) throw err;
+          // 400: the container waits to start; 404: the pod went away since the list; anything else the
+          // API server or kubelet answers for one node is that node's message, not the whole call's.
+          if (!(err instanceof ApiException)) throw err;
           return { node, source: pod, attempt, text: "", message: apiMessage(err) };
         }
       }),

@@ -37,3 +37,13 @@ export function lastLines(text: string, n: number): string {
   if (text === "" || n <= 0) return "";
   return lines.slice(Math.max(0, lines.length - n)).join("\n") + (ended ? "\n" : "");
 }
+
+/** All the logs of one answer stay well under gRPC's 32 MiB message limit. */
+const TOTAL_LOG_BYTES = 16 * 1024 * 1024;
+const NODE_LOG_BYTES = 4 * 1024 * 1024;
+
+/** Bytes of each node's log end that one answer reads: the whole budget shared by the nodes asked for. */
+export function logBytesPerNode(query: LogQuery, numNodes: number): number {
+  const nodes = query.node === undefined ? numNodes : 1;
+  return Math.max(4096, Math.min(NODE_LOG_BYTES, Math.floor(TOTAL_LOG_BYTES / nodes)));
+}

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import path from "node:path";
@@ -24,14 +24,39 @@ import {
 import { type Plan, planJob } from "../controller/plan.js";
 import { rendezvousEnv, type StoredJob } from "../controller/podspec.js";
 import type { JobCluster } from "../jobs/cluster.js";
-import { type LogQuery, lastLines, type NodeLogs, nodesOf } from "../jobs/logs.js";
+import { type LogQuery, lastLines, logBytesPerNode, type NodeLogs, nodesOf } from "../jobs/logs.js";
 import { localRankEnv, prefixLines } from "./ranks.js";
 
 /** A node of a local job: one process, described as the pod it stands for so the same plan applies. */
 interface LocalNode {
   pod: V1Pod;
-  /** One process per local rank (`procsPerNode`). */
+  /** One process per local rank (`procsPerNode`), each the leader of its own process group. */
   children: ChildProcess[];
+  /** Settle when each process has exited (or failed to start). */
+  exits: Promise<void>[];
+}
+
+/** How long a stopped process has between SIGTERM and SIGKILL (a pod's default grace period is 30 s). */
+const KILL_GRACE_MS = 10_000;
+/** How long, after a process exits, its output pipes may stay open (held by a process it left behind). */
+const DRAIN_MS = 1_000;
+
+/** Signals a process and everything it started (its process group: a shell wrapper, dataloader workers). */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+/** SIGTERM now, SIGKILL after the grace period if it has not exited by then. */
+function terminate(child: ChildProcess, graceMs = KILL_GRACE_MS): void {
+  signalGroup(child, "SIGTERM");
+  const timer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
+  timer.unref();
+  child.once("exit", () => clearTimeout(timer));
 }
 
 interface LocalJob {
@@ -48,6 +73,8 @@ export interface LocalRunnerOptions {
   now?: () => Date;
   /** Environment every process starts from (the trainer's PATH, PYTHONPATH…). */
   baseEnv?: NodeJS.ProcessEnv;
+  /** Between SIGTERM and SIGKILL when processes are stopped; 10 s by default. */
+  killGraceMs?: number;
   /** Phase events and `model.published`, with the same subjects and payloads as the cluster backend. */
   publish?: (subject: string, payload: unknown) => void;
 }
@@ -99,6 +126,11 @@ export class LocalJobCluster implements JobCluster {
       } as StoredJob["metadata"],
       spec: trainingJobSpec.parse(manifest.spec),
     };
+    // A job of the same name before this one (perhaps another team's) leaves no lines behind.
+    await rm(path.join(this.opts.logDir, namespace, manifest.metadata.name), {
+      recursive: true,
+      force: true,
+    });
     this.jobs.set(key, { job, masterPort: await freePort(), nodes: new Map() });
     this.reconcile(key);
   }
@@ -121,7 +153,10 @@ export class LocalJobCluster implements JobCluster {
     if (!local) return;
     this.jobs.delete(key);
     clearTimeout(local.timer);
-    for (const node of local.nodes.values()) for (const child of node.children) child.kill("SIGTERM");
+    const nodes = [...local.nodes.values()];
+    for (const node of nodes) for (const child of node.children) terminate(child, this.opts.killGraceMs);
+    // Resolves once every process has exited: SIGKILL ends the ones that ignore SIGTERM.
+    await Promise.all(nodes.flatMap((n) => n.exits));
   }
 
   async setSuspend(namespace: string, name: string, suspend: boolean): Promise<void> {
@@ -141,7 +176,7 @@ export class LocalJobCluster implements JobCluster {
     return Promise.all(
       nodesOf(local.job.spec.numNodes, query.node).map(async (node): Promise<NodeLogs> => {
         const file = this.logFile(local.job, node, attempt);
-        const text = await readTail(file, query.tailLines);
+        const text = await readTail(file, query.tailLines, logBytesPerNode(query, local.job.spec.numNodes));
         if (text === undefined) return { node, source: file, attempt, text: "", message: "no log file yet" };
         return { node, source: file, attempt, text };
       }),
@@ -245,7 +280,7 @@ export class LocalJobCluster implements JobCluster {
     const running = node.children.filter((c) => c.exitCode === null && c.signalCode === null);
     if (running.length > 0) {
       node.pod.metadata!.deletionTimestamp = this.now();
-      for (const child of running) child.kill("SIGTERM");
+      for (const child of running) terminate(child, this.opts.killGraceMs);
     } else {
       local.nodes.delete(name);
     }
@@ -257,6 +292,7 @@ export class LocalJobCluster implements JobCluster {
     const logFile = this.logFile(job, index, attempt);
     mkdirSync(path.dirname(logFile), { recursive: true });
     const out = createWriteStream(logFile, { flags: "a" });
+    out.on("error", (err) => this.log.warn({ err, file: logFile }, "Failed to write a local job's log"));
     const env = Object.fromEntries(rendezvousEnv(job, index, attempt).map((e) => [e.name, e.value ?? ""]));
     const port = String(local.masterPort);
     const ours = {
@@ -285,7 +321,7 @@ export class LocalJobCluster implements JobCluster {
       spec: { containers: [{ name: TRAINER_CONTAINER }], nodeName: "local" },
       status: { phase: "Running", containerStatuses: [runningStatus()] },
     };
-    const node: LocalNode = { pod, children: [] };
+    const node: LocalNode = { pod, children: [], exits: [] };
     local.nodes.set(name, node);
     if (!cmd) {
       this.finish(key, local, name, node, 127, "NoCommand");
@@ -302,7 +338,7 @@ export class LocalJobCluster implements JobCluster {
       exitedChildren.add(child);
       if (code !== 0 && !failed) {
         failed = { code, reason };
-        endOthers(node.children, exitedChildren);
+        endOthers(node.children, exitedChildren, this.opts.killGraceMs);
       }
       if (--left > 0) return;
       out.end();
@@ -317,8 +353,16 @@ export class LocalJobCluster implements JobCluster {
           ...localRankEnv(job, index, localRank),
         },
         stdio: ["ignore", "pipe", "pipe"],
+        // Its own process group, so stopping it reaches whatever it started too.
+        detached: true,
       });
       node.children.push(child);
+      node.exits.push(
+        new Promise<void>((resolve) => {
+          child.once("exit", () => resolve());
+          child.once("error", () => resolve());
+        }),
+      );
       for (const stream of [child.stdout, child.stderr]) {
         if (!stream) continue;
         if (procs === 1) stream.pipe(out, { end: false });
@@ -328,14 +372,32 @@ export class LocalJobCluster implements JobCluster {
         out.write(`${String(err)}\n`);
         exited(child, 127, "StartError");
       });
-      // "close" comes after the process's output is read to the end, so nothing is written after end().
-      child.on("close", (code, signal) =>
-        exited(
-          child,
-          code ?? signalCode(signal),
-          code === 0 ? "Completed" : signal ? `Signal ${signal}` : "Error",
-        ),
-      );
+      // Its output is read to the end ("close") before the node's log ends, unless something it left
+      // behind holds the pipes open: then they are closed after DRAIN_MS.
+      child.once("exit", (code, signal) => {
+        // As when a container's main process ends: what it left running goes with it.
+        if (child.pid !== undefined) {
+          try {
+            process.kill(-child.pid, "SIGKILL");
+          } catch {
+            // the group is already empty
+          }
+        }
+        const done = () =>
+          exited(
+            child,
+            code ?? signalCode(signal),
+            code === 0 ? "Completed" : signal ? `Signal ${signal}` : "Error",
+          );
+        const timer = setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        }, DRAIN_MS);
+        child.once("close", () => {
+          clearTimeout(timer);
+          done();
+        });
+      });
     }
   }
 
@@ -362,14 +424,12 @@ export class LocalJobCluster implements JobCluster {
 }
 
 /** Ends the ranks of a node that are still running. */
-function endOthers(children: ChildProcess[], exited: Set<ChildProcess>): void {
-  for (const child of children) if (!exited.has(child)) child.kill("SIGTERM");
+function endOthers(children: ChildProcess[], exited: Set<ChildProcess>, graceMs?: number): void {
+  for (const child of children) if (!exited.has(child)) terminate(child, graceMs);
 }
 
-/** How much of a log file's end is read for its last lines (a line longer than this is cut). */
-const TAIL_BYTES = 4 * 1024 * 1024;
-
-async function readTail(file: string, lines: number): Promise<string | undefined> {
+/** The last `lines` lines within the file's last `maxBytes` bytes; undefined when there is no file. */
+async function readTail(file: string, lines: number, maxBytes: number): Promise<string | undefined> {
   let handle: FileHandle;
   try {
     handle = await open(file, "r");
@@ -379,12 +439,13 @@ async function readTail(file: string, lines: number): Promise<string | undefined
   }
   try {
     const { size } = await handle.stat();
-    const length = Math.min(size, TAIL_BYTES);
-    const buf = Buffer.alloc(length);
-    await handle.read(buf, 0, length, size - length);
-    let text = buf.toString("utf8");
-    // Starting mid-file, the first line is partial: drop it.
-    if (length < size) text = text.slice(text.indexOf("\n") + 1);
+    // One byte before the window too: if it is a newline, the window starts with a whole line.
+    const start = Math.max(0, size - maxBytes - 1);
+    const buf = Buffer.alloc(size - start);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, start);
+    let text = buf.subarray(0, bytesRead).toString("utf8");
+    // Starting mid-file, the first line is partial (or just the newline before the window): drop it.
+    if (start > 0) text = text.slice(text.indexOf("\n") + 1);
     return lastLines(text, lines);
   } finally {
     await handle.close();
