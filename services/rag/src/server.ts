@@ -4,10 +4,17 @@ import {
   InvalidArgumentError,
   type Logger,
   type Metrics,
+  serverStream,
   unary,
 } from "@sloughgpt/runtime";
 import { z } from "zod";
-import { answerQuestion, type ChatModel } from "./answer/answer.js";
+import {
+  type Answer,
+  type AnswerInput,
+  answerQuestion,
+  type ChatModel,
+  streamAnswer,
+} from "./answer/answer.js";
 import type { Embedder } from "./embedding/embedder.js";
 import type { JobStore } from "./ingest/jobs.js";
 import { type FilterNode, parseFilter } from "./retrieval/filter.js";
@@ -158,6 +165,23 @@ function chunkSettings(req: z.infer<typeof createCollection>, defaults: RagDeps[
 
 export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
   const env = { logger: deps.logger, metrics: deps.metrics, service: "RagService" };
+  /** The validated request, its collection (the team's, or not found) and the answer's settings. */
+  const answerInput = async (raw: unknown, signal: AbortSignal) => {
+    const req = answer.parse(raw);
+    const col = await deps.store.getCollection(req.team, req.collection);
+    const input: AnswerInput = {
+      query: req.question,
+      topK: req.topK || 5,
+      mode: req.mode === undefined ? undefined : MODES[req.mode],
+      filter: parseFilterJson(req.filterJson),
+      signal,
+      model: req.model || deps.defaults.answerModel,
+      maxTokens: req.maxTokens || 512,
+      keyId: req.keyId,
+      requestId: req.requestId,
+    };
+    return { col, input };
+  };
   return {
     createCollection: unary<rag.CreateCollectionRequest, rag.CreateCollectionResponse>(
       env,
@@ -237,34 +261,32 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
       return { results: hits.map(toResult) };
     }),
     answer: unary<rag.AnswerRequest, rag.AnswerResponse>(env, "Answer", async (raw, ctx) => {
-      const req = answer.parse(raw);
-      const col = await deps.store.getCollection(req.team, req.collection);
-      const model = req.model || deps.defaults.answerModel;
-      const a = await answerQuestion({ retriever: deps.retriever, chat: deps.chat }, col, {
-        query: req.question,
-        topK: req.topK || 5,
-        mode: req.mode === undefined ? undefined : MODES[req.mode],
-        filter: parseFilterJson(req.filterJson),
-        signal: ctx.signal,
-        model,
-        maxTokens: req.maxTokens || 512,
-        keyId: req.keyId,
-        requestId: req.requestId,
-      });
-      return {
-        answer: a.text,
-        citations: a.citations.map((c) => ({
-          number: c.number,
-          documentId: c.hit.documentId,
-          chunkId: c.hit.chunkId,
-        })),
-        invalidCitations: a.invalid,
-        passages: a.passages.map(toResult),
-        model,
-        promptTokens: a.promptTokens,
-        completionTokens: a.completionTokens,
-      };
+      const { col, input } = await answerInput(raw, ctx.signal);
+      const a = await answerQuestion({ retriever: deps.retriever, chat: deps.chat }, col, input);
+      return toAnswerResponse(a, input.model, a.passages.map(toResult));
     }),
+    answerStream: serverStream<rag.AnswerStreamRequest, rag.AnswerStreamResponse>(
+      env,
+      "AnswerStream",
+      async (raw, write, ctx) => {
+        const { col, input } = await answerInput(raw.request ?? {}, ctx.signal);
+        for await (const ev of streamAnswer({ retriever: deps.retriever, chat: deps.chat }, col, input)) {
+          if (ctx.signal.aborted) return;
+          if ("passages" in ev) {
+            await write({
+              event: {
+                $case: "passages",
+                passages: { passages: ev.passages.map(toResult), model: input.model },
+              },
+            });
+          } else if ("delta" in ev) {
+            await write({ event: { $case: "delta", delta: ev.delta } });
+          } else {
+            await write({ event: { $case: "final", final: toAnswerResponse(ev.final, input.model, []) } });
+          }
+        }
+      },
+    ),
     deleteDocuments: unary<rag.DeleteDocumentsRequest, rag.DeleteDocumentsResponse>(
       env,
       "DeleteDocuments",
@@ -277,5 +299,21 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
         return deps.store.deleteDocuments(col, filter ? { filter } : { ids: req.ids });
       },
     ),
+  };
+}
+
+function toAnswerResponse(a: Answer, model: string, passages: rag.SearchResult[]): rag.AnswerResponse {
+  return {
+    answer: a.text,
+    citations: a.citations.map((c) => ({
+      number: c.number,
+      documentId: c.hit.documentId,
+      chunkId: c.hit.chunkId,
+    })),
+    invalidCitations: a.invalid,
+    passages,
+    model,
+    promptTokens: a.promptTokens,
+    completionTokens: a.completionTokens,
   };
 }

@@ -1,7 +1,7 @@
 import { credentials } from "@grpc/grpc-js";
 import { serving } from "@sloughgpt/proto";
 import { callStream, callUnary, clientOptions } from "@sloughgpt/runtime";
-import type { ChatModel } from "./answer/answer.js";
+import type { ChatModel, ChatOptions } from "./answer/answer.js";
 import type { ChatTurn } from "./answer/citations.js";
 import type { Embedder } from "./embedding/embedder.js";
 
@@ -37,19 +37,7 @@ export class ServingClient implements Embedder, ChatModel {
       signal?: AbortSignal;
     },
   ): Promise<{ text: string; promptTokens: number; completionTokens: number }> {
-    const req: serving.GenerateRequest = {
-      model: opts.model,
-      input: { $case: "chat", chat: { messages: turns } },
-      maxTokens: opts.maxTokens,
-      temperature: 0,
-      stop: [],
-      responseFormat: undefined,
-      cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED,
-      keyId: opts.keyId,
-      team: opts.team,
-      requestId: opts.requestId,
-      stream: false,
-    };
+    const req = generateRequest(turns, opts, false);
     let text = "";
     let usage = { promptTokens: 0, completionTokens: 0 };
     for await (const msg of callStream(this.client.generate.bind(this.client), req, {
@@ -62,7 +50,41 @@ export class ServingClient implements Embedder, ChatModel {
     return { text, ...usage };
   }
 
+  async *chatStream(
+    turns: ChatTurn[],
+    opts: ChatOptions,
+  ): AsyncGenerator<{ delta: string } | { usage: { promptTokens: number; completionTokens: number } }> {
+    for await (const msg of callStream(
+      this.client.generate.bind(this.client),
+      generateRequest(turns, opts, true),
+      {
+        deadlineMs: this.timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      },
+    )) {
+      if (msg.event?.$case === "delta") yield { delta: msg.event.delta };
+      else if (msg.event?.$case === "final" && msg.event.final.usage) yield { usage: msg.event.final.usage };
+    }
+  }
+
   close(): void {
     this.client.close();
   }
+}
+
+/** Serving's Generate request for an answer: greedy, the caller's identity for metering. */
+function generateRequest(turns: ChatTurn[], opts: ChatOptions, stream: boolean): serving.GenerateRequest {
+  return {
+    model: opts.model,
+    input: { $case: "chat", chat: { messages: turns } },
+    maxTokens: opts.maxTokens,
+    temperature: 0,
+    stop: [],
+    responseFormat: undefined,
+    cache: serving.CacheMode.CACHE_MODE_UNSPECIFIED,
+    keyId: opts.keyId,
+    team: opts.team,
+    requestId: opts.requestId,
+    stream,
+  };
 }

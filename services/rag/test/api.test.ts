@@ -187,7 +187,51 @@ describe("search, delete and answer through the gateway", () => {
     expect(res.body.passages[0]?.chunk_id).toBe("a#0");
     for (const c of res.body.citations) expect(res.body.passages[c.n - 1]?.chunk_id).toBe(c.chunk_id);
     for (const m of res.body.answer.matchAll(/\[(\d+)\]/g)) expect([1, 2]).toContain(Number(m[1]));
-    expect((await api("/v1/rag/collections/api/answer", { question: "x", stream: true })).status).toBe(400);
+  }, 120_000);
+
+  test("a streamed answer: the passages first, then the text, then citations and usage", async () => {
+    const sse = async (collection: string) => {
+      const res = await fetch(`${platform.gatewayUrl}/v1/rag/collections/${collection}/answer`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${platform.adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          question: "What shock forms ahead of a blunt body?",
+          top_k: 2,
+          max_tokens: 24,
+          stream: true,
+        }),
+      });
+      return { status: res.status, type: res.headers.get("content-type"), text: await res.text() };
+    };
+    const missing = await sse("nope");
+    expect(missing.status).toBe(404);
+    const res = await sse("api");
+    expect([res.status, res.type]).toEqual([200, "text/event-stream; charset=utf-8"]);
+    const data = res.text
+      .split("\n\n")
+      .filter((block) => block.startsWith("data: "))
+      .map((block) => block.slice("data: ".length));
+    expect(data.at(-1)).toBe("[DONE]");
+    const events = data.slice(0, -1).map((d) => JSON.parse(d) as Record<string, unknown>);
+    const objects = events.map((e) => e.object);
+    expect(objects[0]).toBe("rag.answer.passages");
+    expect(objects.at(-1)).toBe("rag.answer.done");
+    expect(objects.slice(1, -1).every((o) => o === "rag.answer.delta")).toBe(true);
+    const passages = events[0]?.passages as { n: number; chunk_id: string }[];
+    expect(passages.map((p) => p.n)).toEqual([1, 2]);
+    expect(passages[0]?.chunk_id).toBe("a#0");
+    const text = events
+      .slice(1, -1)
+      .map((e) => e.delta)
+      .join("");
+    const done = events.at(-1) as {
+      citations: { n: number; chunk_id: string }[];
+      usage: { completion_tokens: number };
+    };
+    expect(done.usage.completion_tokens).toBeGreaterThan(0);
+    expect(text.length).toBeGreaterThan(0);
+    for (const m of text.matchAll(/\[(\d+)\]/g)) expect([1, 2]).toContain(Number(m[1]));
+    for (const c of done.citations) expect(passages[c.n - 1]?.chunk_id).toBe(c.chunk_id);
   }, 120_000);
 
   test("a Qdrant collection is refused when rag has no Qdrant", async () => {

@@ -1,11 +1,13 @@
 import { rag as ragProto, reasoning } from "@sloughgpt/proto";
-import { callUnary } from "@sloughgpt/runtime";
+import { callStream, callUnary } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Upstreams } from "../clients.js";
+import { toHttpError } from "../http/errors.js";
 import { needs } from "../http/rbac.js";
+import { SseWriter } from "../http/sse.js";
 import { completionAllowance, estimateTextTokens } from "../limits/estimate.js";
-import type { RequestGate } from "../limits/gate.js";
+import type { RequestGate, Ticket } from "../limits/gate.js";
 import { admitRequest, clientGone, settledCall } from "./openai.js";
 
 interface Deps {
@@ -47,8 +49,8 @@ const answerBody = z.object({
   filter: z.record(z.string(), z.unknown()).optional(),
   model: z.string().optional(),
   max_tokens: z.number().int().min(1).max(8192).optional(),
-  // The citation check needs the whole answer; streamed answers are not offered yet.
-  stream: z.literal(false).optional(),
+  // Server-sent events: the passages, the answer's text as it is generated, then citations and usage.
+  stream: z.boolean().optional(),
 });
 const searchBody = z.object({
   query: z.string().min(1),
@@ -184,52 +186,94 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       // (retrieved passages join the prompt; the settle corrects the estimate).
       const estimate = estimateTextTokens(body.question) + completionAllowance(body.max_tokens);
       const ticket = await admitRequest(deps.gate, request, reply, estimate);
+      const req: ragProto.AnswerRequest = {
+        collection: name,
+        team: request.principal.team,
+        question: body.question,
+        topK: body.top_k,
+        model: body.model ?? "",
+        maxTokens: body.max_tokens ?? 0,
+        mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
+        filterJson: body.filter ? JSON.stringify(body.filter) : "",
+        keyId: request.principal.keyId,
+        requestId: String(request.id),
+      };
+      if (body.stream) {
+        await streamAnswer({ rag, req, ticket, estimate }, request, reply);
+        return reply;
+      }
       const res = await settledCall(
         ticket,
         estimate,
-        callUnary(
-          rag.answer.bind(rag),
-          {
-            collection: name,
-            team: request.principal.team,
-            question: body.question,
-            topK: body.top_k,
-            model: body.model ?? "",
-            maxTokens: body.max_tokens ?? 0,
-            mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
-            filterJson: body.filter ? JSON.stringify(body.filter) : "",
-            keyId: request.principal.keyId,
-            requestId: String(request.id),
-          },
-          unary(request, reply, deps.reasoningTimeoutMs),
-        ),
+        callUnary(rag.answer.bind(rag), req, unary(request, reply, deps.reasoningTimeoutMs)),
         (r) => r.promptTokens + r.completionTokens,
       );
       return {
         answer: res.answer,
-        citations: res.citations.map((c) => ({
-          n: c.number,
-          document_id: c.documentId,
-          chunk_id: c.chunkId,
-        })),
-        invalid_citations: res.invalidCitations,
-        passages: res.passages.map((r, i) => ({
-          n: i + 1,
-          document_id: r.documentId,
-          chunk_id: r.chunkId,
-          score: r.score,
-          text: r.text,
-          metadata: JSON.parse(r.metadataJson || "{}") as unknown,
-        })),
+        ...answerTail(res),
+        passages: res.passages.map(passageJson),
         model: res.model,
-        usage: {
-          prompt_tokens: res.promptTokens,
-          completion_tokens: res.completionTokens,
-          total_tokens: res.promptTokens + res.completionTokens,
-        },
       };
     },
   );
+
+  /**
+   * `stream: true`: `{object: "rag.answer.passages", passages, model}`, then `{object: "rag.answer.delta",
+   * delta}` events, then `{object: "rag.answer.done", citations, invalid_citations, usage}` and `[DONE]`.
+   * Errors before the first event keep their HTTP status; later ones arrive as an error event. The
+   * caller's tokens are settled with the usage, or with what was generated when the stream breaks off.
+   */
+  async function streamAnswer(
+    call: { rag: typeof rag; req: ragProto.AnswerRequest; ticket: Ticket; estimate: number },
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
+    const ctl = clientGone(request, reply, deps.shutdownSignal);
+    let text = "";
+    let used: number | undefined;
+    try {
+      const stream = callStream(
+        call.rag.answerStream.bind(call.rag),
+        { request: call.req },
+        {
+          deadlineMs: deps.reasoningTimeoutMs,
+          signal: ctl.signal,
+        },
+      );
+      // The first event (the passages) before committing to a 200: a missing collection is still a 404.
+      const first = await stream.next();
+      reply.hijack();
+      const sse = new SseWriter(reply.raw);
+      sse.open({ ...(reply.getHeaders() as Record<string, string>), "x-request-id": String(request.id) });
+      try {
+        for (let it = first; !it.done; it = await stream.next()) {
+          const ev = it.value.event;
+          if (ev?.$case === "passages") {
+            await sse.send({
+              object: "rag.answer.passages",
+              passages: ev.passages.passages.map(passageJson),
+              model: ev.passages.model,
+            });
+          } else if (ev?.$case === "delta") {
+            text += ev.delta;
+            await sse.send({ object: "rag.answer.delta", delta: ev.delta });
+          } else if (ev?.$case === "final") {
+            used = ev.final.promptTokens + ev.final.completionTokens;
+            await sse.send({ object: "rag.answer.done", ...answerTail(ev.final) });
+          }
+        }
+      } catch (err) {
+        if (!ctl.signal.aborted) {
+          const e = toHttpError(err);
+          request.log.warn({ status: e.status }, "Failed answer stream after it started");
+          await sse.send(e.body);
+        }
+      }
+      sse.done();
+    } finally {
+      call.ticket.settle(used ?? call.estimate + estimateTextTokens(text));
+    }
+  }
 
   app.get(
     "/v1/rag/jobs/:id",
@@ -459,4 +503,33 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     );
     return jobJson(res.job);
   });
+}
+
+type AnswerTail = Pick<
+  ragProto.AnswerResponse,
+  "citations" | "invalidCitations" | "promptTokens" | "completionTokens"
+>;
+
+/** The citations and usage of an answer, as both the whole and the streamed answer end. */
+function answerTail(res: AnswerTail) {
+  return {
+    citations: res.citations.map((c) => ({ n: c.number, document_id: c.documentId, chunk_id: c.chunkId })),
+    invalid_citations: res.invalidCitations,
+    usage: {
+      prompt_tokens: res.promptTokens,
+      completion_tokens: res.completionTokens,
+      total_tokens: res.promptTokens + res.completionTokens,
+    },
+  };
+}
+
+function passageJson(r: ragProto.SearchResult, i: number) {
+  return {
+    n: i + 1,
+    document_id: r.documentId,
+    chunk_id: r.chunkId,
+    score: r.score,
+    text: r.text,
+    metadata: JSON.parse(r.metadataJson || "{}") as unknown,
+  };
 }

@@ -1,5 +1,6 @@
 import type { Retriever, SearchRequest } from "../retrieval/retriever.js";
 import type { CollectionRow, SearchHit } from "../store/store.js";
+import { CitationStream } from "./citation-stream.js";
 import { answerPrompt, type ChatTurn, checkCitations } from "./citations.js";
 
 /** A chat model (serving's Generate in production). */
@@ -15,7 +16,14 @@ export interface ChatModel {
       signal?: AbortSignal;
     },
   ): Promise<{ text: string; promptTokens: number; completionTokens: number }>;
+  /** The same, as the model generates it: text deltas, then the usage. */
+  chatStream(
+    turns: ChatTurn[],
+    opts: ChatOptions,
+  ): AsyncIterable<{ delta: string } | { usage: { promptTokens: number; completionTokens: number } }>;
 }
+
+export type ChatOptions = Parameters<ChatModel["chat"]>[1];
 
 export interface AnswerInput extends SearchRequest {
   model: string;
@@ -56,5 +64,52 @@ export async function answerQuestion(
     passages,
     promptTokens: out.promptTokens,
     completionTokens: out.completionTokens,
+  };
+}
+
+export type AnswerEvent = { passages: SearchHit[] } | { delta: string } | { final: Answer };
+
+/**
+ * `answerQuestion`, streamed: the passages once retrieved, then the answer's text as the model writes it
+ * with each citation checked as soon as it is complete (see CitationStream), then the checked answer.
+ */
+export async function* streamAnswer(
+  deps: { retriever: Retriever; chat: ChatModel },
+  col: CollectionRow,
+  req: AnswerInput,
+): AsyncGenerator<AnswerEvent> {
+  const passages = await deps.retriever.search(col, req);
+  yield { passages };
+  const citations = new CitationStream(passages.length);
+  let text = "";
+  let usage = { promptTokens: 0, completionTokens: 0 };
+  const stream = deps.chat.chatStream(answerPrompt(req.query, passages), {
+    model: req.model,
+    maxTokens: req.maxTokens,
+    keyId: req.keyId,
+    requestId: req.requestId,
+    team: col.team,
+    signal: req.signal,
+  });
+  for await (const ev of stream) {
+    if ("usage" in ev) {
+      usage = ev.usage;
+      continue;
+    }
+    const ready = citations.push(ev.delta);
+    text += ready;
+    if (ready) yield { delta: ready };
+  }
+  const rest = citations.end();
+  text += rest;
+  if (rest) yield { delta: rest };
+  yield {
+    final: {
+      text,
+      citations: citations.cited.map((n) => ({ number: n, hit: passages[n - 1] as SearchHit })),
+      invalid: citations.invalid,
+      passages,
+      ...usage,
+    },
   };
 }

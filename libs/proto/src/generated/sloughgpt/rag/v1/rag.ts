@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -236,6 +238,29 @@ export interface AnswerResponse {
   model: string;
   promptTokens: number;
   completionTokens: number;
+}
+
+export interface AnswerStreamRequest {
+  request: AnswerRequest | undefined;
+}
+
+export interface AnswerStreamResponse {
+  event:
+    | //
+    /** First: every retrieved passage, numbered from 1 in order, and the model that answers. */
+    { $case: "passages"; passages: AnswerPassages }
+    | //
+    /** Answer text; a citation of a passage that was not retrieved never appears in it. */
+    { $case: "delta"; delta: string }
+    | //
+    /** Last: the whole answer, its citations, invalid citations and token usage (passages left empty). */
+    { $case: "final"; final: AnswerResponse }
+    | undefined;
+}
+
+export interface AnswerPassages {
+  passages: SearchResult[];
+  model: string;
 }
 
 export interface Citation {
@@ -2728,6 +2753,284 @@ export const AnswerResponse: MessageFns<AnswerResponse> = {
   },
 };
 
+function createBaseAnswerStreamRequest(): AnswerStreamRequest {
+  return { request: undefined };
+}
+
+export const AnswerStreamRequest: MessageFns<AnswerStreamRequest> = {
+  encode(message: AnswerStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      AnswerRequest.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnswerStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnswerStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = AnswerRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnswerStreamRequest {
+    return { request: isSet(object.request) ? AnswerRequest.fromJSON(object.request) : undefined };
+  },
+
+  toJSON(message: AnswerStreamRequest): unknown {
+    const obj: any = {};
+    if (message.request !== undefined) {
+      obj.request = AnswerRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnswerStreamRequest>, I>>(base?: I): AnswerStreamRequest {
+    return AnswerStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnswerStreamRequest>, I>>(object: I): AnswerStreamRequest {
+    const message = createBaseAnswerStreamRequest();
+    message.request = (object.request !== undefined && object.request !== null)
+      ? AnswerRequest.fromPartial(object.request)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAnswerStreamResponse(): AnswerStreamResponse {
+  return { event: undefined };
+}
+
+export const AnswerStreamResponse: MessageFns<AnswerStreamResponse> = {
+  encode(message: AnswerStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.event?.$case) {
+      case "passages":
+        AnswerPassages.encode(message.event.passages, writer.uint32(10).fork()).join();
+        break;
+      case "delta":
+        writer.uint32(18).string(message.event.delta);
+        break;
+      case "final":
+        AnswerResponse.encode(message.event.final, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnswerStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnswerStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = { $case: "passages", passages: AnswerPassages.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = { $case: "delta", delta: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.event = { $case: "final", final: AnswerResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnswerStreamResponse {
+    return {
+      event: isSet(object.passages)
+        ? { $case: "passages", passages: AnswerPassages.fromJSON(object.passages) }
+        : isSet(object.delta)
+        ? { $case: "delta", delta: globalThis.String(object.delta) }
+        : isSet(object.final)
+        ? { $case: "final", final: AnswerResponse.fromJSON(object.final) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AnswerStreamResponse): unknown {
+    const obj: any = {};
+    if (message.event?.$case === "passages") {
+      obj.passages = AnswerPassages.toJSON(message.event.passages);
+    } else if (message.event?.$case === "delta") {
+      obj.delta = message.event.delta;
+    } else if (message.event?.$case === "final") {
+      obj.final = AnswerResponse.toJSON(message.event.final);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnswerStreamResponse>, I>>(base?: I): AnswerStreamResponse {
+    return AnswerStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnswerStreamResponse>, I>>(object: I): AnswerStreamResponse {
+    const message = createBaseAnswerStreamResponse();
+    switch (object.event?.$case) {
+      case "passages": {
+        if (object.event?.passages !== undefined && object.event?.passages !== null) {
+          message.event = { $case: "passages", passages: AnswerPassages.fromPartial(object.event.passages) };
+        }
+        break;
+      }
+      case "delta": {
+        if (object.event?.delta !== undefined && object.event?.delta !== null) {
+          message.event = { $case: "delta", delta: object.event.delta };
+        }
+        break;
+      }
+      case "final": {
+        if (object.event?.final !== undefined && object.event?.final !== null) {
+          message.event = { $case: "final", final: AnswerResponse.fromPartial(object.event.final) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseAnswerPassages(): AnswerPassages {
+  return { passages: [], model: "" };
+}
+
+export const AnswerPassages: MessageFns<AnswerPassages> = {
+  encode(message: AnswerPassages, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.passages) {
+      SearchResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AnswerPassages {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAnswerPassages();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.passages.push(SearchResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AnswerPassages {
+    return {
+      passages: globalThis.Array.isArray(object?.passages)
+        ? object.passages.map((e: any) => SearchResult.fromJSON(e))
+        : [],
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+    };
+  },
+
+  toJSON(message: AnswerPassages): unknown {
+    const obj: any = {};
+    if (message.passages?.length) {
+      obj.passages = message.passages.map((e) => SearchResult.toJSON(e));
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AnswerPassages>, I>>(base?: I): AnswerPassages {
+    return AnswerPassages.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AnswerPassages>, I>>(object: I): AnswerPassages {
+    const message = createBaseAnswerPassages();
+    message.passages = object.passages?.map((e) => SearchResult.fromPartial(e)) || [];
+    message.model = object.model ?? "";
+    return message;
+  },
+};
+
 function createBaseCitation(): Citation {
   return { number: 0, documentId: "", chunkId: "" };
 }
@@ -2924,6 +3227,20 @@ export const RagServiceService = {
     responseSerialize: (value: AnswerResponse): Buffer => Buffer.from(AnswerResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AnswerResponse => AnswerResponse.decode(value),
   },
+  /**
+   * The same answer, streamed: the retrieved passages first, then the answer's text as it is generated
+   * (citations already checked), then the citations and usage.
+   */
+  answerStream: {
+    path: "/sloughgpt.rag.v1.RagService/AnswerStream" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: AnswerStreamRequest): Buffer => Buffer.from(AnswerStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AnswerStreamRequest => AnswerStreamRequest.decode(value),
+    responseSerialize: (value: AnswerStreamResponse): Buffer =>
+      Buffer.from(AnswerStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AnswerStreamResponse => AnswerStreamResponse.decode(value),
+  },
 } as const;
 
 export interface RagServiceServer extends UntypedServiceImplementation {
@@ -2939,6 +3256,11 @@ export interface RagServiceServer extends UntypedServiceImplementation {
   getIngestJob: handleUnaryCall<GetIngestJobRequest, GetIngestJobResponse>;
   /** Retrieves passages, asks a model to answer from them, and checks the answer's [n] citations. */
   answer: handleUnaryCall<AnswerRequest, AnswerResponse>;
+  /**
+   * The same answer, streamed: the retrieved passages first, then the answer's text as it is generated
+   * (citations already checked), then the citations and usage.
+   */
+  answerStream: handleServerStreamingCall<AnswerStreamRequest, AnswerStreamResponse>;
 }
 
 export interface RagServiceClient extends Client {
@@ -3066,6 +3388,19 @@ export interface RagServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AnswerResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The same answer, streamed: the retrieved passages first, then the answer's text as it is generated
+   * (citations already checked), then the citations and usage.
+   */
+  answerStream(
+    request: AnswerStreamRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AnswerStreamResponse>;
+  answerStream(
+    request: AnswerStreamRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AnswerStreamResponse>;
 }
 
 export const RagServiceClient = makeGenericClientConstructor(
