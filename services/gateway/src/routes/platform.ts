@@ -229,16 +229,12 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     reply: FastifyReply,
   ): Promise<void> {
     const ctl = clientGone(request, reply, deps.shutdownSignal);
-    let text = "";
-    let used: number | undefined;
+    const seen: AnswerSeen = { text: "" };
     try {
       const stream = callStream(
         call.rag.answerStream.bind(call.rag),
         { request: call.req },
-        {
-          deadlineMs: deps.reasoningTimeoutMs,
-          signal: ctl.signal,
-        },
+        { deadlineMs: deps.reasoningTimeoutMs, signal: ctl.signal },
       );
       // The first event (the passages) before committing to a 200: a missing collection is still a 404.
       const first = await stream.next();
@@ -246,22 +242,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       const sse = new SseWriter(reply.raw);
       sse.open({ ...(reply.getHeaders() as Record<string, string>), "x-request-id": String(request.id) });
       try {
-        for (let it = first; !it.done; it = await stream.next()) {
-          const ev = it.value.event;
-          if (ev?.$case === "passages") {
-            await sse.send({
-              object: "rag.answer.passages",
-              passages: ev.passages.passages.map(passageJson),
-              model: ev.passages.model,
-            });
-          } else if (ev?.$case === "delta") {
-            text += ev.delta;
-            await sse.send({ object: "rag.answer.delta", delta: ev.delta });
-          } else if (ev?.$case === "final") {
-            used = ev.final.promptTokens + ev.final.completionTokens;
-            await sse.send({ object: "rag.answer.done", ...answerTail(ev.final) });
-          }
-        }
+        for (let it = first; !it.done; it = await stream.next()) await relayAnswerEvent(it.value, sse, seen);
       } catch (err) {
         if (!ctl.signal.aborted) {
           const e = toHttpError(err);
@@ -271,7 +252,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       }
       sse.done();
     } finally {
-      call.ticket.settle(used ?? call.estimate + estimateTextTokens(text));
+      call.ticket.settle(seen.used ?? call.estimate + estimateTextTokens(seen.text));
     }
   }
 
@@ -532,4 +513,34 @@ function passageJson(r: ragProto.SearchResult, i: number) {
     text: r.text,
     metadata: JSON.parse(r.metadataJson || "{}") as unknown,
   };
+}
+
+/** One AnswerStream event as the gateway sends it. */
+function answerEventJson(ev: NonNullable<ragProto.AnswerStreamResponse["event"]>) {
+  switch (ev.$case) {
+    case "passages":
+      return {
+        object: "rag.answer.passages",
+        passages: ev.passages.passages.map(passageJson),
+        model: ev.passages.model,
+      };
+    case "delta":
+      return { object: "rag.answer.delta", delta: ev.delta };
+    case "final":
+      return { object: "rag.answer.done", ...answerTail(ev.final) };
+  }
+}
+
+/** What a streamed answer has sent: its text so far and, once it ended, its tokens. */
+interface AnswerSeen {
+  text: string;
+  used?: number;
+}
+
+async function relayAnswerEvent(msg: ragProto.AnswerStreamResponse, sse: SseWriter, seen: AnswerSeen) {
+  const ev = msg.event;
+  if (!ev) return;
+  if (ev.$case === "delta") seen.text += ev.delta;
+  if (ev.$case === "final") seen.used = ev.final.promptTokens + ev.final.completionTokens;
+  await sse.send(answerEventJson(ev));
 }
