@@ -41,4 +41,17 @@ describe("local ranks", () => {
     await new Promise((resolve) => source.on("end", resolve));
     expect(text).toBe("[rank 1] step 1 loss 2.0\n[rank 1] step 2 loss 1.5\n[rank 1] done\n");
   });
+
+  test("a line that never ends is written once it grows past 64 KiB", () => {
+    const source = new PassThrough();
+    const out = new PassThrough();
+    let text = "";
+    out.on("data", (c: Buffer) => {
+      text += c.toString();
+    });
+    prefixLines(source, out, "> ");
+    source.write("\r".repeat(70 * 1024));
+    expect(text.length).toBeGreaterThan(64 * 1024);
+    expect(text.startsWith("> ")).toBe(true);
+  });
 });

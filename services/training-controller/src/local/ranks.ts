@@ -19,6 +19,9 @@ export function localRankEnv(job: TrainingJob, nodeIndex: number, localRank: num
   };
 }
 
+/** Longest run without a newline held back before it is written as a line of its own. */
+const MAX_PARTIAL = 64 * 1024;
+
 /**
  * Copies `source` to `out` line by line with `prefix` in front of each line (as torchrun's `--tee` marks
  * ranks). A last line without a newline is written when `source` ends, which is before its process's
@@ -30,6 +33,11 @@ export function prefixLines(source: Readable, out: Writable, prefix: string): vo
   source.on("data", (chunk: string) => {
     const lines = (partial + chunk).split("\n");
     partial = lines.pop() ?? "";
+    // A line that never ends (a progress bar redrawn with \r) is written in pieces, not held forever.
+    if (partial.length > MAX_PARTIAL) {
+      lines.push(partial);
+      partial = "";
+    }
     if (lines.length > 0) out.write(lines.map((l) => `${prefix}${l}\n`).join(""));
   });
   source.on("end", () => {
