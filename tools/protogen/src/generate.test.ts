@@ -12,6 +12,7 @@ async function files(dir: string): Promise<string[]> {
 }
 
 describe("generated gRPC code", () => {
+  // Generation runs protoc and the generator over every file: seconds on a busy machine.
   it("is exactly what `pnpm proto:gen` produces from proto/", async () => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), "protogen-"));
     try {
@@ -27,5 +28,5 @@ describe("generated gRPC code", () => {
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });
