@@ -35,6 +35,17 @@ describe("parseBenchArgs", () => {
     expect(parseBenchArgs(["--pin"], {})).toMatchObject({ pin: true });
   });
 
+  it("leaves serving's stream interval alone unless --stream-interval is given, 0 included", () => {
+    expect(parseBenchArgs([], {})).not.toHaveProperty("streamIntervalMs");
+    expect(parseBenchArgs(["--stream-interval", "0"], {})).toMatchObject({ streamIntervalMs: 0 });
+    expect(parseBenchArgs(["--stream-interval", "50"], {})).toMatchObject({ streamIntervalMs: 50 });
+    for (const bad of ["1.5", "2000", "soon"]) {
+      expect(() => parseBenchArgs(["--stream-interval", bad], {})).toThrow(
+        "--stream-interval must be an integer from 0 to 1000",
+      );
+    }
+  });
+
   it("passes the weight type through and sorts concurrency levels", () => {
     expect(parseBenchArgs(["--type", "q4_0", "--concurrency", "8,2,1,8"], {})).toMatchObject({
       type: "q4_0",

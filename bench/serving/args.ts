@@ -19,6 +19,8 @@ Needs NATS on 127.0.0.1:4222 and Postgres on 127.0.0.1:5432.
   --rounds <n>           rounds over all levels and paths; medians are reported (default 4)
   --concurrency <list>   comma-separated client counts, must include 1 and 8 (default 1,4,8,16)
   --pin                  serving on its own CPUs, everything else on the rest (Linux, taskset)
+  --stream-interval <ms> serving's STREAM_INTERVAL_MS: how often its engine process sends what it
+                         generated (default: serving's own, 10; 0 sends every token on its own)
   --quick                smoke run: 1 round, concurrency 1,8, 16 tokens, 8 requests
   --quantizations        compare the bench model's weight types instead (below)
   -h, --help             show this help
@@ -49,6 +51,8 @@ export interface BenchOptions {
   concurrency: number[];
   /** Keep serving off the CPUs the gateway and the clients run on. */
   pin: boolean;
+  /** serving's STREAM_INTERVAL_MS; unset: serving's default. */
+  streamIntervalMs?: number;
 }
 
 /** `--quantizations`: the bench model in each weight type, one fresh child process per measurement. */
@@ -108,7 +112,7 @@ const INTEGER_FLAGS = {
 type IntegerFlag = keyof typeof INTEGER_FLAGS;
 
 /** Serving-comparison flags: --quantizations runs every type alone, with one sequence, unpinned. */
-const SERVING_ONLY = ["type", "sequences", "concurrency", "pin"] as const;
+const SERVING_ONLY = ["type", "sequences", "concurrency", "pin", "stream-interval"] as const;
 
 type Values = ReturnType<typeof parse>;
 
@@ -137,6 +141,8 @@ function servingCommand(values: Values, threads: number): BenchCommand {
   };
   setIntegers(options, values, Object.keys(INTEGER_FLAGS) as IntegerFlag[]);
   if (values.concurrency !== undefined) options.concurrency = levels(values.concurrency);
+  const interval = values["stream-interval"];
+  if (interval !== undefined) options.streamIntervalMs = milliseconds("stream-interval", interval);
   checkLimits(options);
   return { mode: "serving", ...options };
 }
@@ -163,8 +169,11 @@ function setIntegers<K extends IntegerFlag>(
 
 function parse(argv: readonly string[]) {
   const strings = Object.fromEntries(
-    [...Object.keys(INTEGER_FLAGS), "type", "concurrency"].map((f) => [f, { type: "string" as const }]),
-  ) as Record<IntegerFlag | "type" | "concurrency", { type: "string" }>;
+    [...Object.keys(INTEGER_FLAGS), "type", "concurrency", "stream-interval"].map((f) => [
+      f,
+      { type: "string" as const },
+    ]),
+  ) as Record<IntegerFlag | "type" | "concurrency" | "stream-interval", { type: "string" }>;
   try {
     return parseArgs({
       args: [...argv],
@@ -189,6 +198,15 @@ function integer(flag: string, text: string): number {
     throw new UsageError(`--${flag} must be a positive integer, got '${text}'`);
   }
   return n.data;
+}
+
+/** Serving takes 0 to 1000 ms. */
+function milliseconds(flag: string, text: string): number {
+  const n = Number(text.trim());
+  if (!/^\d+$/.test(text.trim()) || n > 1000) {
+    throw new UsageError(`--${flag} must be an integer from 0 to 1000 (ms), got '${text}'`);
+  }
+  return n;
 }
 
 function levels(text: string): number[] {

@@ -38,7 +38,8 @@ function setupLine(o: BenchOptions): string {
   return (
     `bench model (${o.type}), ${o.threads} thread(s), ${o.sequences} sequences x ${o.contextSize} tokens, ` +
     `${o.maxTokens} tokens per request, ${o.rounds} round(s) of >= ${o.requests} requests per level` +
-    (o.pin ? ", serving pinned to its own CPUs" : "")
+    (o.pin ? ", serving pinned to its own CPUs" : "") +
+    (o.streamIntervalMs === undefined ? "" : `, engine deltas sent every ${o.streamIntervalMs} ms`)
   );
 }
 

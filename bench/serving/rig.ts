@@ -66,6 +66,7 @@ export async function startRig(o: BenchOptions, modelPath: string, workload: Wor
       LLAMA_CONTEXT_SIZE: String(o.contextSize),
       // Every request of the workload is the same greedy one: measure decoding, not the cache.
       RESPONSE_CACHE: "false",
+      ...(o.streamIntervalMs === undefined ? {} : { STREAM_INTERVAL_MS: String(o.streamIntervalMs) }),
     },
   });
   const started: Driver[] = [];
