@@ -234,6 +234,27 @@ describe("search, delete and answer through the gateway", () => {
     for (const c of done.citations) expect(passages[c.n - 1]?.chunk_id).toBe(c.chunk_id);
   }, 120_000);
 
+  test("searches count against the caller's requests per minute", async () => {
+    const issued = await api<{ key: string }>("/v1/admin/keys", {
+      name: "searcher",
+      team: "default",
+      role: "consumer",
+      rpm: 2,
+    });
+    expect(issued.status).toBe(201);
+    const search = () =>
+      fetch(`${platform.gatewayUrl}/v1/rag/collections/api/search`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${issued.body.key}`, "content-type": "application/json" },
+        body: JSON.stringify({ query: "shock", mode: "lexical" }),
+      });
+    // Limits count per minute: the burst must not straddle two.
+    const into = Date.now() % 60_000;
+    if (into > 55_000) await sleep(60_000 - into + 250);
+    const statuses = (await Promise.all([search(), search(), search()])).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
   test("a Qdrant collection is refused when rag has no Qdrant", async () => {
     const res = await api<{ error: { code: string } }>("/v1/rag/collections", { name: "q", store: "qdrant" });
     expect([res.status, res.body.error.code]).toEqual([400, "qdrant_not_configured"]);

@@ -285,17 +285,26 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     async (request, reply) => {
       const { name } = nameParam.parse(request.params);
       const body = searchBody.parse(request.body);
-      const res = await callUnary(
-        rag.search.bind(rag),
-        {
-          collection: name,
-          team: request.principal.team,
-          query: body.query,
-          topK: body.top_k,
-          mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
-          filterJson: body.filter ? JSON.stringify(body.filter) : "",
-        },
-        unary(request, reply),
+      // A search counts as a request against the caller's limits, and its query's tokens (it may be
+      // embedded) against tokens per minute and the budget checks.
+      const tokens = estimateTextTokens(body.query);
+      const ticket = await admitRequest(deps.gate, request, reply, tokens);
+      const res = await settledCall(
+        ticket,
+        tokens,
+        callUnary(
+          rag.search.bind(rag),
+          {
+            collection: name,
+            team: request.principal.team,
+            query: body.query,
+            topK: body.top_k,
+            mode: body.mode ? SEARCH_MODES[body.mode] : ragProto.SearchMode.SEARCH_MODE_UNSPECIFIED,
+            filterJson: body.filter ? JSON.stringify(body.filter) : "",
+          },
+          unary(request, reply),
+        ),
+        () => tokens,
       );
       return {
         results: res.results.map((r) => ({
