@@ -159,6 +159,14 @@ describe("local backend", () => {
     expect(log?.text ?? "").not.toContain("first run");
   });
 
+  test("a finished job is deleted after ttlSecondsAfterFinished", async () => {
+    await runner.create(job("brief", "process.exit(0)", { ttlSecondsAfterFinished: 0 }), "default", "t");
+    for (let i = 0; (await runner.status("default", "brief")) !== undefined; i++) {
+      expect(i).toBeLessThan(250);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+
   test("publishes each phase and, on success with output.modelId, model.published", async () => {
     const published: Array<[string, unknown]> = [];
     const publishing = new LocalJobCluster({

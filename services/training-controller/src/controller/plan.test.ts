@@ -178,6 +178,27 @@ describe("planJob", () => {
     expect(resumed.createPods).toEqual([0, 1]);
   });
 
+  test("a job resumed while its old pods terminate waits for them, and is not restarted when they go", () => {
+    const suspended = planJob(
+      input(running, (j) => [pod(j, 0, "Running"), pod(j, 1, "Running")], {}, { suspend: true }),
+    );
+    const terminating = (j: ReturnType<typeof storedJob>) =>
+      [pod(j, 0, "Running"), pod(j, 1, "Running")].map((p) => ({
+        ...p,
+        metadata: { ...p.metadata, deletionTimestamp: new Date("2026-01-01T00:59:00Z") },
+      }));
+    const resumed = planJob(input(suspended.status, terminating, { admission: admitted }));
+    expect(resumed.status.phase).toBe("Admitted");
+    expect(resumed.createPods).toEqual([]);
+    // Looked at again while the old pods still terminate: not Running on their account.
+    const again = planJob(input(resumed.status, terminating, { admission: admitted }));
+    expect(again.status.phase).toBe("Admitted");
+    expect(again.status.restarts ?? 0).toBe(0);
+    // Once they are gone the gang is created, still without a restart.
+    const gone = planJob(input(again.status, () => [], { admission: admitted }));
+    expect([gone.status.phase, gone.createPods, gone.status.restarts ?? 0]).toEqual(["Admitted", [0, 1], 0]);
+  });
+
   test("admitted pods left unscheduled past the timeout are released and the job queued again", () => {
     const pods = (j: ReturnType<typeof storedJob>) => [
       pod(j, 0, "Scheduled", 0, "2026-01-01T00:50:00Z"),

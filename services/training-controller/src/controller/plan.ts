@@ -315,7 +315,9 @@ export function planJob(input: PlanInput): Plan {
     return b.plan;
   }
   b.deleteAll(input.pods.filter((p) => podAttempt(p) !== attempt));
-  const current = input.pods.filter((p) => podAttempt(p) === attempt);
+  // A terminating pod (a suspend, a restart) is not part of the gang: a job resumed within its grace
+  // period waits for the name to be free instead of counting the old pod as running, then losing it.
+  const current = input.pods.filter((p) => podAttempt(p) === attempt && !p.metadata?.deletionTimestamp);
   if (isActive(phase) && deadlinePassed(b)) return b.plan;
   if (phase === "Restarting") restarting(b, current);
   else if (isActive(phase)) active(b, current);

@@ -228,7 +228,7 @@ export class LocalJobCluster implements JobCluster {
       );
       this.publishPhase(local.job);
     }
-    this.apply(key, local, plan);
+    this.apply(key, local, plan, plan.status.phase !== before);
   }
 
   private publishPhase(job: StoredJob): void {
@@ -257,17 +257,23 @@ export class LocalJobCluster implements JobCluster {
     }
   }
 
-  private apply(key: string, local: LocalJob, plan: Plan): void {
+  private apply(key: string, local: LocalJob, plan: Plan, moved: boolean): void {
     for (const name of plan.deletePods) this.stopNode(local, name);
     const attempt = plan.status.restarts ?? 0;
-    for (const index of plan.createPods) this.startNode(key, local, index, attempt);
+    for (const index of plan.createPods) {
+      // As a pod name is taken until the old pod is gone: the node starts again once its old
+      // processes have exited (their exit reconciles the job).
+      const old = local.nodes.get(podName(local.job.metadata.name, index));
+      if (!old?.pod.metadata?.deletionTimestamp) this.startNode(key, local, index, attempt);
+    }
     clearTimeout(local.timer);
     if (plan.deleteJob) {
       this.jobs.delete(key);
       return;
     }
-    // New processes change what the plan sees (their pods run): look again, as a pod watch would.
-    const delay = plan.createPods.length > 0 ? 0 : plan.requeueAfterMs;
+    // New processes or a new phase change what the plan sees (running pods, a completion time for the
+    // TTL): look again at once, as the cluster backend's pod and job watches would.
+    const delay = plan.createPods.length > 0 || moved ? 0 : plan.requeueAfterMs;
     if (delay !== undefined) {
       local.timer = setTimeout(() => this.reconcile(key), delay);
       local.timer.unref();
@@ -410,7 +416,7 @@ export class LocalJobCluster implements JobCluster {
     reason: string,
   ): void {
     if (node.pod.metadata?.deletionTimestamp) {
-      local.nodes.delete(name);
+      if (local.nodes.get(name) === node) local.nodes.delete(name);
     } else {
       node.pod.status = {
         phase: exitCode === 0 ? "Succeeded" : "Failed",
