@@ -35,7 +35,9 @@ interface Run {
 async function run(gpus: number, priorities: boolean): Promise<Run> {
   const server = await new FakeKubeApiServer({ crds: [crd], historyLimit: 200_000 }).start();
   const nodes = new FakeKubelet(server.store, { nodes: [] });
-  for (let i = 0; i < Math.ceil(gpus / 8); i++) nodes.addNode({ name: `gpu-${i}`, gpus: 8 });
+  // Whole nodes of 8 GPUs: the cluster has at least `gpus`, and capacity is counted from what it has.
+  const nodeCount = Math.ceil(gpus / 8);
+  for (let i = 0; i < nodeCount; i++) nodes.addNode({ name: `gpu-${i}`, gpus: 8 });
   const kc = new KubeConfig();
   kc.loadFromOptions(server.kubeConfigOptions(NS));
   const custom = kc.makeApiClient(CustomObjectsApi);
@@ -83,7 +85,7 @@ async function run(gpus: number, priorities: boolean): Promise<Run> {
     ),
   );
   if (priorities) await controller.start();
-  const capacityJobs = Math.min(JOBS, Math.floor(gpus / (NODES_PER_JOB * GPUS_PER_NODE_OF_JOB)));
+  const capacityJobs = Math.min(JOBS, Math.floor((nodeCount * 8) / (NODES_PER_JOB * GPUS_PER_NODE_OF_JOB)));
   const jobsType = server.store.type("sloughgpt.io", "trainingjobs");
   const podsType = server.store.type("", "pods");
   // Counted from the store's event stream: listing (and cloning) every object on each check would
