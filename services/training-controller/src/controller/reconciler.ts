@@ -4,6 +4,7 @@ import type { ZodError } from "zod";
 import { trainingJobSpec } from "../api/types.js";
 import { type Admission, type Demand, type GpuUse, planAdmission } from "./admission.js";
 import { setPhaseCondition } from "./conditions.js";
+import { phaseEvents } from "./events.js";
 import { type ClusterWriter, ConflictError } from "./kube.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { jobKey, LABEL_JOB, podName } from "./names.js";
@@ -231,32 +232,14 @@ export class Reconciler {
   private announce(job: StoredJob, before: string | undefined, plan: Plan): void {
     const phase = plan.status.phase;
     if (!phase || phase === before) return;
-    const { namespace, name, uid } = job.metadata;
+    const { namespace, name } = job.metadata;
     const condition = plan.status.conditions?.find((c) => c.type === phase);
     this.log.info(
       { job: jobKey(namespace, name), from: before, phase, reason: condition?.reason },
       "Moved TrainingJob to a new phase",
     );
-    this.opts.publish?.(`training.job.${namespace}.${name}.${phase.toLowerCase()}`, {
-      namespace,
-      name,
-      uid,
-      phase,
-      reason: condition?.reason,
-      message: condition?.message,
-      restarts: plan.status.restarts ?? 0,
-      at: this.now().toISOString(),
-    });
-    const output = job.spec.output;
-    if (phase === "Succeeded" && output?.modelId) {
-      // The train → serve hand-off: serving registers the model found at output.path.
-      this.opts.publish?.("model.published", {
-        modelId: output.modelId,
-        path: output.path ?? "",
-        job: { namespace, name, uid },
-        at: this.now().toISOString(),
-      });
-    }
+    for (const [subject, payload] of phaseEvents(job, plan.status, this.now()))
+      this.opts.publish?.(subject, payload);
   }
 
   /** Admission is decided for every waiting job at once so that queue order holds across jobs. */

@@ -14,6 +14,7 @@ import {
   type TrainingJobStatus,
   trainingJobSpec,
 } from "../api/types.js";
+import { phaseEvents } from "../controller/events.js";
 import {
   LABEL_ATTEMPT,
   LABEL_JOB,
@@ -232,29 +233,9 @@ export class LocalJobCluster implements JobCluster {
   }
 
   private publishPhase(job: StoredJob): void {
-    const { namespace, name, uid } = job.metadata;
-    const phase = job.status?.phase;
-    if (!this.opts.publish || !phase) return;
-    const condition = job.status?.conditions?.find((c) => c.type === phase);
-    this.opts.publish(`training.job.${namespace}.${name}.${phase.toLowerCase()}`, {
-      namespace,
-      name,
-      uid,
-      phase,
-      reason: condition?.reason,
-      message: condition?.message,
-      restarts: job.status?.restarts ?? 0,
-      at: this.now().toISOString(),
-    });
-    const output = job.spec.output;
-    if (phase === "Succeeded" && output?.modelId) {
-      this.opts.publish("model.published", {
-        modelId: output.modelId,
-        path: output.path ?? "",
-        job: { namespace, name, uid },
-        at: this.now().toISOString(),
-      });
-    }
+    if (!this.opts.publish || !job.status) return;
+    for (const [subject, payload] of phaseEvents(job, job.status, this.now()))
+      this.opts.publish(subject, payload);
   }
 
   private apply(key: string, local: LocalJob, plan: Plan, moved: boolean): void {
