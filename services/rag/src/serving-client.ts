@@ -1,7 +1,7 @@
 import { credentials } from "@grpc/grpc-js";
 import { serving } from "@sloughgpt/proto";
 import { callStream, callUnary, clientOptions } from "@sloughgpt/runtime";
-import type { ChatModel, ChatOptions } from "./answer/answer.js";
+import type { ChatEvent, ChatModel, ChatOptions } from "./answer/answer.js";
 import type { ChatTurn } from "./answer/citations.js";
 import type { Embedder } from "./embedding/embedder.js";
 
@@ -28,39 +28,27 @@ export class ServingClient implements Embedder, ChatModel {
 
   async chat(
     turns: ChatTurn[],
-    opts: {
-      model: string;
-      maxTokens: number;
-      keyId: string;
-      requestId: string;
-      team: string;
-      signal?: AbortSignal;
-    },
+    opts: ChatOptions,
   ): Promise<{ text: string; promptTokens: number; completionTokens: number }> {
-    const req = generateRequest(turns, opts, false);
     let text = "";
     let usage = { promptTokens: 0, completionTokens: 0 };
-    for await (const msg of callStream(this.client.generate.bind(this.client), req, {
-      deadlineMs: this.timeoutMs,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    })) {
-      if (msg.event?.$case === "delta") text += msg.event.delta;
-      else if (msg.event?.$case === "final" && msg.event.final.usage) usage = msg.event.final.usage;
+    // Not streamed: serving sends the whole text in one delta.
+    for await (const ev of this.generate(turns, opts, false)) {
+      if ("delta" in ev) text += ev.delta;
+      else usage = ev.usage;
     }
     return { text, ...usage };
   }
 
-  async *chatStream(
-    turns: ChatTurn[],
-    opts: ChatOptions,
-  ): AsyncGenerator<{ delta: string } | { usage: { promptTokens: number; completionTokens: number } }> {
+  chatStream(turns: ChatTurn[], opts: ChatOptions): AsyncGenerator<ChatEvent> {
+    return this.generate(turns, opts, true);
+  }
+
+  private async *generate(turns: ChatTurn[], opts: ChatOptions, stream: boolean): AsyncGenerator<ChatEvent> {
     for await (const msg of callStream(
       this.client.generate.bind(this.client),
-      generateRequest(turns, opts, true),
-      {
-        deadlineMs: this.timeoutMs,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      },
+      generateRequest(turns, opts, stream),
+      { deadlineMs: this.timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) },
     )) {
       if (msg.event?.$case === "delta") yield { delta: msg.event.delta };
       else if (msg.event?.$case === "final" && msg.event.final.usage) yield { usage: msg.event.final.usage };

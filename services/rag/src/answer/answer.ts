@@ -17,13 +17,11 @@ export interface ChatModel {
     },
   ): Promise<{ text: string; promptTokens: number; completionTokens: number }>;
   /** The same, as the model generates it: text deltas, then the usage. */
-  chatStream(
-    turns: ChatTurn[],
-    opts: ChatOptions,
-  ): AsyncIterable<{ delta: string } | { usage: { promptTokens: number; completionTokens: number } }>;
+  chatStream(turns: ChatTurn[], opts: ChatOptions): AsyncIterable<ChatEvent>;
 }
 
 export type ChatOptions = Parameters<ChatModel["chat"]>[1];
+export type ChatEvent = { delta: string } | { usage: { promptTokens: number; completionTokens: number } };
 
 export interface AnswerInput extends SearchRequest {
   model: string;
@@ -41,6 +39,21 @@ export interface Answer {
   completionTokens: number;
 }
 
+/** The model's turns and options for answering from `passages`, metered to the collection's team. */
+function answerCall(col: CollectionRow, req: AnswerInput, passages: SearchHit[]): [ChatTurn[], ChatOptions] {
+  return [
+    answerPrompt(req.query, passages),
+    {
+      model: req.model,
+      maxTokens: req.maxTokens,
+      keyId: req.keyId,
+      requestId: req.requestId,
+      team: col.team,
+      signal: req.signal,
+    },
+  ];
+}
+
 /** Retrieve, answer from the numbered passages, and keep only citations of retrieved passages. */
 export async function answerQuestion(
   deps: { retriever: Retriever; chat: ChatModel },
@@ -48,14 +61,7 @@ export async function answerQuestion(
   req: AnswerInput,
 ): Promise<Answer> {
   const passages = await deps.retriever.search(col, req);
-  const out = await deps.chat.chat(answerPrompt(req.query, passages), {
-    model: req.model,
-    maxTokens: req.maxTokens,
-    keyId: req.keyId,
-    requestId: req.requestId,
-    team: col.team,
-    signal: req.signal,
-  });
+  const out = await deps.chat.chat(...answerCall(col, req, passages));
   const checked = checkCitations(out.text, passages.length);
   return {
     text: checked.text,
@@ -83,14 +89,7 @@ export async function* streamAnswer(
   const citations = new CitationStream(passages.length);
   let text = "";
   let usage = { promptTokens: 0, completionTokens: 0 };
-  const stream = deps.chat.chatStream(answerPrompt(req.query, passages), {
-    model: req.model,
-    maxTokens: req.maxTokens,
-    keyId: req.keyId,
-    requestId: req.requestId,
-    team: col.team,
-    signal: req.signal,
-  });
+  const stream = deps.chat.chatStream(...answerCall(col, req, passages));
   for await (const ev of stream) {
     if ("usage" in ev) {
       usage = ev.usage;
