@@ -9,9 +9,8 @@ import {
 } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Upstreams } from "../clients.js";
-import { toHttpError } from "../http/errors.js";
 import { needs } from "../http/rbac.js";
-import { SseWriter } from "../http/sse.js";
+import { relaySse } from "../http/sse.js";
 import { completionAllowance, estimateJsonTokens, estimateTextTokens } from "../limits/estimate.js";
 import { NOOP_TICKET, type RequestGate, type Ticket } from "../limits/gate.js";
 import {
@@ -159,38 +158,32 @@ async function relayStream(
     deadlineMs: deps.generationTimeoutMs,
     signal: ctl.signal,
   });
-  // Pull the first message before committing to a 200, so early errors (unknown model,
-  // bad max_tokens) still get a proper status code.
-  const first = await stream.next();
-  reply.hijack();
-  const sse = new SseWriter(reply.raw);
-  sse.open({ ...(reply.getHeaders() as Record<string, string>), "x-request-id": String(request.id) });
-  try {
+  await relaySse(request, reply, ctl.signal, stream, async (sse, messages) => {
     if (kind === "chat") await sse.send(chatChunk(meta, { role: "assistant", content: "" }, null));
     let final: serving.GenerateFinal | undefined;
-    for (let it = first; !it.done; it = await stream.next()) {
-      const ev = it.value.event;
+    for await (const { event: ev } of messages) {
       if (ev?.$case === "delta") {
         seen.onDelta(ev.delta);
-        await sse.send(
-          kind === "chat" ? chatChunk(meta, { content: ev.delta }, null) : textChunk(meta, ev.delta, null),
-        );
+        await sse.send(contentChunk(kind, meta, ev.delta, null));
       } else if (ev?.$case === "final") {
         final = ev.final;
         seen.onFinal(ev.final);
       }
     }
-    const finish = finishReason(final?.finishReason);
-    await sse.send(kind === "chat" ? chatChunk(meta, {}, finish) : textChunk(meta, "", finish));
+    await sse.send(contentChunk(kind, meta, undefined, finishReason(final?.finishReason)));
     if (includeUsage) await sse.send(usageChunk(meta, final, kind));
-  } catch (err) {
-    if (!ctl.signal.aborted) {
-      const e = toHttpError(err);
-      request.log.warn({ status: e.status }, "Failed stream after it started");
-      await sse.send(e.body);
-    }
-  }
-  sse.done();
+  });
+}
+
+/** A chat or text completion chunk with a delta of text, or (undefined) the closing one with the finish reason. */
+function contentChunk(
+  kind: Kind,
+  meta: ResponseMeta,
+  delta: string | undefined,
+  finish: ReturnType<typeof finishReason> | null,
+) {
+  if (kind === "chat") return chatChunk(meta, delta === undefined ? {} : { content: delta }, finish);
+  return textChunk(meta, delta ?? "", finish);
 }
 
 /** The validated body and the Generate request it becomes. */

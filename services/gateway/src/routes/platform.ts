@@ -3,9 +3,8 @@ import { callStream, callUnary } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Upstreams } from "../clients.js";
-import { toHttpError } from "../http/errors.js";
 import { needs } from "../http/rbac.js";
-import { SseWriter } from "../http/sse.js";
+import { relaySse, type SseWriter } from "../http/sse.js";
 import { completionAllowance, estimateTextTokens } from "../limits/estimate.js";
 import type { RequestGate, Ticket } from "../limits/gate.js";
 import { admitRequest, clientGone, settledCall } from "./openai.js";
@@ -236,21 +235,10 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         { request: call.req },
         { deadlineMs: deps.reasoningTimeoutMs, signal: ctl.signal },
       );
-      // The first event (the passages) before committing to a 200: a missing collection is still a 404.
-      const first = await stream.next();
-      reply.hijack();
-      const sse = new SseWriter(reply.raw);
-      sse.open({ ...(reply.getHeaders() as Record<string, string>), "x-request-id": String(request.id) });
-      try {
-        for (let it = first; !it.done; it = await stream.next()) await relayAnswerEvent(it.value, sse, seen);
-      } catch (err) {
-        if (!ctl.signal.aborted) {
-          const e = toHttpError(err);
-          request.log.warn({ status: e.status }, "Failed answer stream after it started");
-          await sse.send(e.body);
-        }
-      }
-      sse.done();
+      // The first event is the passages: a missing collection is still a 404.
+      await relaySse(request, reply, ctl.signal, stream, async (sse, messages) => {
+        for await (const msg of messages) await relayAnswerEvent(msg, sse, seen);
+      });
     } finally {
       call.ticket.settle(seen.used ?? call.estimate + estimateTextTokens(seen.text));
     }
