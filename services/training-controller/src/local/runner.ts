@@ -42,14 +42,20 @@ const KILL_GRACE_MS = 10_000;
 /** How long, after a process exits, its output pipes may stay open (held by a process it left behind). */
 const DRAIN_MS = 1_000;
 
+/** Signals the process group `pid` leads; false when no process of it is left. */
+function signalGroupOf(pid: number | undefined, signal: NodeJS.Signals): boolean {
+  if (pid === undefined) return false;
+  try {
+    return process.kill(-pid, signal);
+  } catch {
+    return false;
+  }
+}
+
 /** Signals a process and everything it started (its process group: a shell wrapper, dataloader workers). */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    child.kill(signal);
-  }
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (!signalGroupOf(child.pid, signal)) child.kill(signal);
 }
 
 /** SIGTERM now, SIGKILL after the grace period if it has not exited by then. */
@@ -317,7 +323,6 @@ export class LocalJobCluster implements JobCluster {
     // Like torchrun's agent: the node ends when all its ranks have; the first rank to fail ends the
     // others and its exit code is the node's.
     const procs = job.spec.procsPerNode;
-    let left = procs;
     let failed: { code: number; reason: string } | undefined;
     const exitedChildren = new Set<ChildProcess>();
     const exited = (child: ChildProcess, code: number, reason: string) => {
@@ -327,7 +332,7 @@ export class LocalJobCluster implements JobCluster {
         failed = { code, reason };
         endOthers(node.children, exitedChildren, this.opts.killGraceMs);
       }
-      if (--left > 0) return;
+      if (exitedChildren.size < procs) return;
       out.end();
       this.finish(key, local, name, node, failed?.code ?? 0, failed?.reason ?? "Completed");
     };
@@ -363,13 +368,7 @@ export class LocalJobCluster implements JobCluster {
       // behind holds the pipes open: then they are closed after DRAIN_MS.
       child.once("exit", (code, signal) => {
         // As when a container's main process ends: what it left running goes with it.
-        if (child.pid !== undefined) {
-          try {
-            process.kill(-child.pid, "SIGKILL");
-          } catch {
-            // the group is already empty
-          }
-        }
+        signalGroupOf(child.pid, "SIGKILL");
         const done = () =>
           exited(
             child,
