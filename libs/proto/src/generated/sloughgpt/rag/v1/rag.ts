@@ -74,6 +74,62 @@ export function searchModeToJSON(object: SearchMode): string {
   }
 }
 
+/** How a document's source is written; it is converted to plain text with positions (page, heading). */
+export enum DocumentFormat {
+  /** DOCUMENT_FORMAT_UNSPECIFIED - Plain text. */
+  DOCUMENT_FORMAT_UNSPECIFIED = 0,
+  DOCUMENT_FORMAT_TEXT = 1,
+  /** DOCUMENT_FORMAT_MARKDOWN - CommonMark/GFM in text; headings (#) become the chunks' heading. */
+  DOCUMENT_FORMAT_MARKDOWN = 2,
+  /** DOCUMENT_FORMAT_HTML - HTML in text; script, style and nav are dropped, h1-h6 become the chunks' heading. */
+  DOCUMENT_FORMAT_HTML = 3,
+  /** DOCUMENT_FORMAT_PDF - PDF bytes in content; each chunk gets the page it starts on. */
+  DOCUMENT_FORMAT_PDF = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function documentFormatFromJSON(object: any): DocumentFormat {
+  switch (object) {
+    case 0:
+    case "DOCUMENT_FORMAT_UNSPECIFIED":
+      return DocumentFormat.DOCUMENT_FORMAT_UNSPECIFIED;
+    case 1:
+    case "DOCUMENT_FORMAT_TEXT":
+      return DocumentFormat.DOCUMENT_FORMAT_TEXT;
+    case 2:
+    case "DOCUMENT_FORMAT_MARKDOWN":
+      return DocumentFormat.DOCUMENT_FORMAT_MARKDOWN;
+    case 3:
+    case "DOCUMENT_FORMAT_HTML":
+      return DocumentFormat.DOCUMENT_FORMAT_HTML;
+    case 4:
+    case "DOCUMENT_FORMAT_PDF":
+      return DocumentFormat.DOCUMENT_FORMAT_PDF;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DocumentFormat.UNRECOGNIZED;
+  }
+}
+
+export function documentFormatToJSON(object: DocumentFormat): string {
+  switch (object) {
+    case DocumentFormat.DOCUMENT_FORMAT_UNSPECIFIED:
+      return "DOCUMENT_FORMAT_UNSPECIFIED";
+    case DocumentFormat.DOCUMENT_FORMAT_TEXT:
+      return "DOCUMENT_FORMAT_TEXT";
+    case DocumentFormat.DOCUMENT_FORMAT_MARKDOWN:
+      return "DOCUMENT_FORMAT_MARKDOWN";
+    case DocumentFormat.DOCUMENT_FORMAT_HTML:
+      return "DOCUMENT_FORMAT_HTML";
+    case DocumentFormat.DOCUMENT_FORMAT_PDF:
+      return "DOCUMENT_FORMAT_PDF";
+    case DocumentFormat.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Collection {
   name: string;
   team: string;
@@ -127,9 +183,13 @@ export interface GetCollectionResponse {
 
 export interface Document {
   id: string;
+  /** The text, or the markdown or HTML source; empty for a PDF. */
   text: string;
   /** JSON object. */
   metadataJson: string;
+  format: DocumentFormat;
+  /** The PDF's bytes; empty for the other formats. */
+  content: Buffer;
 }
 
 export interface UpsertRequest {
@@ -158,7 +218,14 @@ export interface SearchResult {
   chunkId: string;
   score: number;
   text: string;
+  /** The document's metadata. */
   metadataJson: string;
+  /** The page the chunk starts on (PDF documents). */
+  page?:
+    | number
+    | undefined;
+  /** The nearest heading before the chunk's start (markdown and HTML documents). */
+  heading?: string | undefined;
 }
 
 export interface SearchResponse {
@@ -267,6 +334,9 @@ export interface Citation {
   number: number;
   documentId: string;
   chunkId: string;
+  /** As in SearchResult: the cited chunk's page and heading, where its document has them. */
+  page?: number | undefined;
+  heading?: string | undefined;
 }
 
 function createBaseCollection(): Collection {
@@ -900,7 +970,7 @@ export const GetCollectionResponse: MessageFns<GetCollectionResponse> = {
 };
 
 function createBaseDocument(): Document {
-  return { id: "", text: "", metadataJson: "" };
+  return { id: "", text: "", metadataJson: "", format: 0, content: Buffer.alloc(0) };
 }
 
 export const Document: MessageFns<Document> = {
@@ -913,6 +983,12 @@ export const Document: MessageFns<Document> = {
     }
     if (message.metadataJson !== "") {
       writer.uint32(26).string(message.metadataJson);
+    }
+    if (message.format !== 0) {
+      writer.uint32(32).int32(message.format);
+    }
+    if (message.content.length !== 0) {
+      writer.uint32(42).bytes(message.content);
     }
     return writer;
   },
@@ -954,6 +1030,22 @@ export const Document: MessageFns<Document> = {
             message.metadataJson = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.content = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -975,6 +1067,8 @@ export const Document: MessageFns<Document> = {
         : isSet(object.metadata_json)
         ? globalThis.String(object.metadata_json)
         : "",
+      format: isSet(object.format) ? documentFormatFromJSON(object.format) : 0,
+      content: isSet(object.content) ? Buffer.from(bytesFromBase64(object.content)) : Buffer.alloc(0),
     };
   },
 
@@ -989,6 +1083,12 @@ export const Document: MessageFns<Document> = {
     if (message.metadataJson !== "") {
       obj.metadataJson = message.metadataJson;
     }
+    if (message.format !== 0) {
+      obj.format = documentFormatToJSON(message.format);
+    }
+    if (message.content.length !== 0) {
+      obj.content = base64FromBytes(message.content);
+    }
     return obj;
   },
 
@@ -1000,6 +1100,8 @@ export const Document: MessageFns<Document> = {
     message.id = object.id ?? "";
     message.text = object.text ?? "";
     message.metadataJson = object.metadataJson ?? "";
+    message.format = object.format ?? 0;
+    message.content = object.content ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -1350,7 +1452,7 @@ export const SearchRequest: MessageFns<SearchRequest> = {
 };
 
 function createBaseSearchResult(): SearchResult {
-  return { documentId: "", chunkId: "", score: 0, text: "", metadataJson: "" };
+  return { documentId: "", chunkId: "", score: 0, text: "", metadataJson: "", page: undefined, heading: undefined };
 }
 
 export const SearchResult: MessageFns<SearchResult> = {
@@ -1369,6 +1471,12 @@ export const SearchResult: MessageFns<SearchResult> = {
     }
     if (message.metadataJson !== "") {
       writer.uint32(42).string(message.metadataJson);
+    }
+    if (message.page !== undefined) {
+      writer.uint32(48).uint32(message.page);
+    }
+    if (message.heading !== undefined) {
+      writer.uint32(58).string(message.heading);
     }
     return writer;
   },
@@ -1426,6 +1534,22 @@ export const SearchResult: MessageFns<SearchResult> = {
             message.metadataJson = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.page = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.heading = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1457,6 +1581,8 @@ export const SearchResult: MessageFns<SearchResult> = {
         : isSet(object.metadata_json)
         ? globalThis.String(object.metadata_json)
         : "",
+      page: isSet(object.page) ? globalThis.Number(object.page) : undefined,
+      heading: isSet(object.heading) ? globalThis.String(object.heading) : undefined,
     };
   },
 
@@ -1477,6 +1603,12 @@ export const SearchResult: MessageFns<SearchResult> = {
     if (message.metadataJson !== "") {
       obj.metadataJson = message.metadataJson;
     }
+    if (message.page !== undefined) {
+      obj.page = Math.round(message.page);
+    }
+    if (message.heading !== undefined) {
+      obj.heading = message.heading;
+    }
     return obj;
   },
 
@@ -1490,6 +1622,8 @@ export const SearchResult: MessageFns<SearchResult> = {
     message.score = object.score ?? 0;
     message.text = object.text ?? "";
     message.metadataJson = object.metadataJson ?? "";
+    message.page = object.page ?? undefined;
+    message.heading = object.heading ?? undefined;
     return message;
   },
 };
@@ -3032,7 +3166,7 @@ export const AnswerPassages: MessageFns<AnswerPassages> = {
 };
 
 function createBaseCitation(): Citation {
-  return { number: 0, documentId: "", chunkId: "" };
+  return { number: 0, documentId: "", chunkId: "", page: undefined, heading: undefined };
 }
 
 export const Citation: MessageFns<Citation> = {
@@ -3045,6 +3179,12 @@ export const Citation: MessageFns<Citation> = {
     }
     if (message.chunkId !== "") {
       writer.uint32(26).string(message.chunkId);
+    }
+    if (message.page !== undefined) {
+      writer.uint32(32).uint32(message.page);
+    }
+    if (message.heading !== undefined) {
+      writer.uint32(42).string(message.heading);
     }
     return writer;
   },
@@ -3086,6 +3226,22 @@ export const Citation: MessageFns<Citation> = {
             message.chunkId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.page = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.heading = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3111,6 +3267,8 @@ export const Citation: MessageFns<Citation> = {
         : isSet(object.chunk_id)
         ? globalThis.String(object.chunk_id)
         : "",
+      page: isSet(object.page) ? globalThis.Number(object.page) : undefined,
+      heading: isSet(object.heading) ? globalThis.String(object.heading) : undefined,
     };
   },
 
@@ -3125,6 +3283,12 @@ export const Citation: MessageFns<Citation> = {
     if (message.chunkId !== "") {
       obj.chunkId = message.chunkId;
     }
+    if (message.page !== undefined) {
+      obj.page = Math.round(message.page);
+    }
+    if (message.heading !== undefined) {
+      obj.heading = message.heading;
+    }
     return obj;
   },
 
@@ -3136,6 +3300,8 @@ export const Citation: MessageFns<Citation> = {
     message.number = object.number ?? 0;
     message.documentId = object.documentId ?? "";
     message.chunkId = object.chunkId ?? "";
+    message.page = object.page ?? undefined;
+    message.heading = object.heading ?? undefined;
     return message;
   },
 };
@@ -3411,6 +3577,14 @@ export const RagServiceClient = makeGenericClientConstructor(
   service: typeof RagServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
