@@ -17,6 +17,7 @@ import {
 } from "./answer/answer.js";
 import type { Embedder } from "./embedding/embedder.js";
 import type { JobStore } from "./ingest/jobs.js";
+import { type DocumentFormat, MAX_PDF_BYTES, POSITIONS_KEY, positionOf } from "./parse/index.js";
 import { type FilterNode, parseFilter } from "./retrieval/filter.js";
 import type { Retriever, SearchMode } from "./retrieval/retriever.js";
 import { type DocumentInput, ingestDocuments } from "./store/ingest.js";
@@ -48,6 +49,8 @@ const upsert = z.object({
         id: z.string().min(1).max(512),
         text: z.string().max(5_000_000),
         metadataJson: z.string(),
+        format: z.enum(rag.DocumentFormat).optional(),
+        content: z.instanceof(Uint8Array).optional(),
       }),
     )
     .min(1)
@@ -78,15 +81,54 @@ const MODES: Record<rag.SearchMode, SearchMode | undefined> = {
   [rag.SearchMode.UNRECOGNIZED]: undefined,
 };
 
+const FORMATS: Record<rag.DocumentFormat, DocumentFormat | undefined> = {
+  [rag.DocumentFormat.DOCUMENT_FORMAT_UNSPECIFIED]: "text",
+  [rag.DocumentFormat.DOCUMENT_FORMAT_TEXT]: "text",
+  [rag.DocumentFormat.DOCUMENT_FORMAT_MARKDOWN]: "markdown",
+  [rag.DocumentFormat.DOCUMENT_FORMAT_HTML]: "html",
+  [rag.DocumentFormat.DOCUMENT_FORMAT_PDF]: "pdf",
+  [rag.DocumentFormat.UNRECOGNIZED]: undefined,
+};
+
 function parseMetadata(json: string, i: number): Record<string, unknown> {
   if (!json) return {};
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(json);
-    if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
+    v = JSON.parse(json);
   } catch {
     // reported below
   }
-  throw new InvalidArgumentError("metadata must be a JSON object", { param: `documents.${i}.metadata` });
+  if (!v || typeof v !== "object" || Array.isArray(v))
+    throw new InvalidArgumentError("metadata must be a JSON object", { param: `documents.${i}.metadata` });
+  if (POSITIONS_KEY in v)
+    throw new InvalidArgumentError(`metadata key '${POSITIONS_KEY}' is reserved`, {
+      param: `documents.${i}.metadata`,
+    });
+  return v as Record<string, unknown>;
+}
+
+type UpsertDocument = z.infer<typeof upsert>["documents"][number];
+
+/** A request's document as ingestion takes it: text formats in `text`, a PDF's bytes in `content`. */
+function toDocumentInput(d: UpsertDocument, i: number): DocumentInput {
+  const format = FORMATS[d.format ?? rag.DocumentFormat.DOCUMENT_FORMAT_UNSPECIFIED];
+  if (!format) throw new InvalidArgumentError("unknown document format", { param: `documents.${i}.format` });
+  const metadata = parseMetadata(d.metadataJson, i);
+  const content = d.content ?? new Uint8Array();
+  if (format !== "pdf") {
+    if (content.length > 0)
+      throw new InvalidArgumentError(`a ${format} document has text, not content`, {
+        param: `documents.${i}.content`,
+      });
+    return { id: d.id, text: d.text, metadata, format };
+  }
+  if (d.text.length > 0)
+    throw new InvalidArgumentError("a PDF document has content, not text", { param: `documents.${i}.text` });
+  if (content.length === 0 || content.length > MAX_PDF_BYTES)
+    throw new InvalidArgumentError(`a PDF document needs content of 1 to ${MAX_PDF_BYTES} bytes`, {
+      param: `documents.${i}.content`,
+    });
+  return { id: d.id, text: "", metadata, format, content };
 }
 
 function parseFilterJson(json: string | undefined): FilterNode | undefined {
@@ -100,13 +142,18 @@ function parseFilterJson(json: string | undefined): FilterNode | undefined {
   return parseFilter(input);
 }
 
-const toResult = (h: SearchHit): rag.SearchResult => ({
-  documentId: h.documentId,
-  chunkId: h.chunkId,
-  score: h.score,
-  text: h.text,
-  metadataJson: JSON.stringify(h.metadata),
-});
+/** A hit as a result: its document's metadata, and its chunk's page and heading where it has them. */
+const toResult = (h: SearchHit): rag.SearchResult => {
+  const { metadata, position } = positionOf(h.metadata, h.index);
+  return {
+    documentId: h.documentId,
+    chunkId: h.chunkId,
+    score: h.score,
+    text: h.text,
+    metadataJson: JSON.stringify(metadata),
+    ...position,
+  };
+};
 
 const answer = z.object({
   collection: name,
@@ -219,11 +266,7 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
       async (raw) => {
         const req = upsert.parse(raw);
         await deps.store.getCollection(req.team, req.collection);
-        const docs = req.documents.map((d, i) => ({
-          id: d.id,
-          text: d.text,
-          metadata: parseMetadata(d.metadataJson, i),
-        }));
+        const docs = req.documents.map(toDocumentInput);
         const id = await deps.jobs.create({ team: req.team, collection: req.collection, total: docs.length });
         await deps.enqueue({ id, team: req.team, collection: req.collection }, docs);
         return { jobId: id };
@@ -241,11 +284,7 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
     upsert: unary<rag.UpsertRequest, rag.UpsertResponse>(env, "Upsert", async (raw, ctx) => {
       const req = upsert.parse(raw);
       const col = await deps.store.getCollection(req.team, req.collection);
-      const docs = req.documents.map((d, i) => ({
-        id: d.id,
-        text: d.text,
-        metadata: parseMetadata(d.metadataJson, i),
-      }));
+      const docs = req.documents.map(toDocumentInput);
       return ingestDocuments(deps.store, col, docs, { embedder: deps.embedder, signal: ctx.signal });
     }),
     search: unary<rag.SearchRequest, rag.SearchResponse>(env, "Search", async (raw, ctx) => {
@@ -309,6 +348,7 @@ function toAnswerResponse(a: Answer, model: string, passages: rag.SearchResult[]
       number: c.number,
       documentId: c.hit.documentId,
       chunkId: c.hit.chunkId,
+      ...positionOf(c.hit.metadata, c.hit.index).position,
     })),
     invalidCitations: a.invalid,
     passages,

@@ -4,6 +4,7 @@ import { type Bus, consume, defineSubject, publish } from "@sloughgpt/bus";
 import { AppError, InvalidArgumentError, type Logger } from "@sloughgpt/runtime";
 import { z } from "zod";
 import type { Embedder } from "../embedding/embedder.js";
+import { DOCUMENT_FORMATS } from "../parse/index.js";
 import { type DocumentInput, ingestDocuments } from "../store/ingest.js";
 import type { RagStore } from "../store/store.js";
 import type { JobStore } from "./jobs.js";
@@ -20,8 +21,31 @@ export const ingestDocument = defineSubject({
     seq: z.number().int().nonnegative(),
     team: z.string(),
     collection: z.string(),
-    document: z.object({ id: z.string(), text: z.string(), metadata: z.record(z.string(), z.unknown()) }),
+    document: z.object({
+      id: z.string(),
+      text: z.string(),
+      metadata: z.record(z.string(), z.unknown()),
+      /** Unset (messages queued before formats existed): text. */
+      format: z.enum(DOCUMENT_FORMATS).optional(),
+      /** A PDF's bytes, base64. */
+      content: z.base64().optional(),
+    }),
   }),
+});
+
+type QueuedDocument = z.infer<typeof ingestDocument.schema>["document"];
+
+const toMessage = (d: DocumentInput): QueuedDocument => ({
+  id: d.id,
+  text: d.text,
+  metadata: d.metadata,
+  format: d.format,
+  content: d.content ? Buffer.from(d.content).toString("base64") : undefined,
+});
+
+const fromMessage = (d: QueuedDocument): DocumentInput => ({
+  ...d,
+  content: d.content === undefined ? undefined : Buffer.from(d.content, "base64"),
 });
 
 /** Documents that failed for good, with the error; kept for inspection (7 days). */
@@ -66,19 +90,20 @@ export async function enqueueDocuments(
   job: { id: string; team: string; collection: string },
   docs: DocumentInput[],
 ): Promise<void> {
-  for (const [i, d] of docs.entries()) {
-    if (Buffer.byteLength(d.text) > MAX_QUEUED_TEXT_BYTES)
+  const messages = docs.map(toMessage);
+  for (const [i, d] of messages.entries()) {
+    if (Buffer.byteLength(d.text) + (d.content?.length ?? 0) > MAX_QUEUED_TEXT_BYTES)
       throw new InvalidArgumentError(
-        `document text over ${MAX_QUEUED_TEXT_BYTES} bytes; use the synchronous upsert`,
+        `document over ${MAX_QUEUED_TEXT_BYTES} bytes (a PDF's as base64); use the synchronous upsert`,
         {
-          param: `documents.${i}.text`,
+          param: `documents.${i}.${d.format === "pdf" ? "content" : "text"}`,
         },
       );
   }
   // In groups, so a large job does not hold hundreds of unacknowledged publishes at once.
   for (let i = 0; i < docs.length; i += 64) {
     await Promise.all(
-      docs
+      messages
         .slice(i, i + 64)
         .map((document, j) =>
           publish(
@@ -129,7 +154,7 @@ export function runIngestWorker(deps: WorkerDeps): Promise<void> {
     handler: async (m, msg) => {
       try {
         const col = await deps.store.getCollection(m.team, m.collection);
-        await ingestDocuments(deps.store, col, [m.document], {
+        await ingestDocuments(deps.store, col, [fromMessage(m.document)], {
           embedder: deps.embedder,
           signal: deps.signal,
         });

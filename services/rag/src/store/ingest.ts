@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { chunkText } from "../chunking/chunker.js";
 import { type Embedder, embedAll } from "../embedding/embedder.js";
+import { chunkPositions, type DocumentFormat, POSITIONS_KEY, parseDocument } from "../parse/index.js";
 import {
   type CollectionRow,
   contentHash,
@@ -10,8 +12,13 @@ import {
 
 export interface DocumentInput {
   id: string;
+  /** The text, or the markdown or HTML source; empty for a PDF. */
   text: string;
   metadata: Record<string, unknown>;
+  /** Unset: plain text. */
+  format?: DocumentFormat | undefined;
+  /** A PDF's bytes. */
+  content?: Uint8Array | undefined;
 }
 
 export interface IngestOptions {
@@ -25,7 +32,39 @@ export function changedDocuments(
   docs: DocumentInput[],
   stored: ReadonlyMap<string, string>,
 ): DocumentInput[] {
-  return docs.filter((d) => stored.get(d.id) !== contentHash(d.text, d.metadata));
+  return docs.filter((d) => stored.get(d.id) !== documentHash(d));
+}
+
+/**
+ * The hash of a document's raw source, format and metadata (a plain text document's is the one it
+ * always had), so an unchanged document is skipped before it is even converted.
+ */
+export function documentHash(d: DocumentInput): string {
+  const format = d.format ?? "text";
+  if (format === "text") return contentHash(d.text, d.metadata);
+  return createHash("sha256")
+    .update(format)
+    .update("\0")
+    .update(format === "pdf" ? (d.content ?? new Uint8Array()) : d.text)
+    .update("\0")
+    .update(JSON.stringify(d.metadata))
+    .digest("hex");
+}
+
+/** Converts a document to text and chunks it; its chunks' positions, if any, go with its metadata. */
+async function toWrite(d: DocumentInput, col: CollectionRow): Promise<DocumentWrite> {
+  const parsed = await parseDocument(d);
+  const chunks = chunkText(parsed.text, col.chunkSize, col.chunkOverlap);
+  const positions = chunkPositions(
+    parsed.marks,
+    chunks.map((c) => c.start),
+  );
+  return {
+    id: d.id,
+    metadata: positions.length > 0 ? { ...d.metadata, [POSITIONS_KEY]: positions } : d.metadata,
+    hash: documentHash(d),
+    chunks,
+  };
 }
 
 /**
@@ -45,12 +84,9 @@ export async function ingestDocuments(
       docs.map((d) => d.id),
     ),
   );
-  const writes: DocumentWrite[] = changed.map((d) => ({
-    id: d.id,
-    metadata: d.metadata,
-    hash: contentHash(d.text, d.metadata),
-    chunks: chunkText(d.text, col.chunkSize, col.chunkOverlap),
-  }));
+  const writes: DocumentWrite[] = [];
+  // One at a time: a PDF's conversion holds its pages in memory.
+  for (const d of changed) writes.push(await toWrite(d, col));
   if (col.embeddingModel) await attachEmbeddings(col, writes, opts);
   return store.upsertDocuments(col, writes);
 }
