@@ -3,10 +3,12 @@ import type { AddressInfo } from "node:net";
 
 /**
  * A test double of the Qdrant REST API: the subset of endpoints rag uses, with Qdrant's request and
- * response shapes, status codes and semantics (cosine vectors normalized on write; named vectors;
- * filters with must/should/must_not, `match.value`/`match.any` on dotted payload keys, where an array
- * payload value matches when any element does). State is in memory; nothing is persisted. Qdrant
- * itself cannot run on our CI machines.
+ * response shapes (its OpenAPI schema, v1.17), status codes and semantics: cosine vectors normalized
+ * on write; named dense and sparse vectors (sparse: unique indices, dot product over shared
+ * dimensions, the `idf` modifier); filters with must/should/must_not, `match.value`/`match.any` on
+ * dotted payload keys, where an array payload value matches when any element does; the Query API
+ * with nearest queries, prefetches (a request's filter also restricts its prefetches) and RRF
+ * fusion. State is in memory; nothing is persisted. Qdrant itself cannot run on our CI machines.
  */
 export interface FakeQdrant {
   url: string;
@@ -15,15 +17,26 @@ export interface FakeQdrant {
   close(): Promise<void>;
 }
 
+interface Sparse {
+  indices: number[];
+  values: number[];
+}
+
 interface Point {
   id: string | number;
   vectors: Record<string, number[]>;
+  sparse: Record<string, Sparse>;
   payload: Record<string, unknown>;
   version: number;
 }
 
+interface SparseParams {
+  modifier?: "none" | "idf" | null;
+}
+
 interface Collection {
   vectors: Record<string, { size: number; distance: string }>;
+  sparseVectors: Record<string, SparseParams>;
   points: Map<string, Point>;
   indexes: Map<string, unknown>;
 }
@@ -38,19 +51,25 @@ class HttpError extends Error {
 }
 
 /** Request bodies of the endpoints served, as Qdrant's OpenAPI names their fields. */
-interface Body {
+interface Body extends QueryBody {
   vectors?: { size?: number } & Record<string, { size: number; distance: string }>;
+  sparse_vectors?: Record<string, SparseParams> | null;
   field_name?: string;
   field_schema?: unknown;
   points?:
     | { id: string | number; vector: unknown; payload?: Record<string, unknown> }[]
     | (string | number)[];
-  filter?: Filter;
-  query?: unknown;
-  using?: string;
-  limit?: number;
   offset?: number;
   with_payload?: boolean;
+}
+
+/** What a Query API request and each of its prefetches share. */
+interface QueryBody {
+  prefetch?: QueryBody | QueryBody[] | null;
+  query?: unknown;
+  using?: string | null;
+  filter?: Filter | null;
+  limit?: number | null;
 }
 
 type Filter = {
@@ -141,6 +160,220 @@ function dot(a: number[], b: number[]): number {
   return s;
 }
 
+const isSparse = (v: unknown): v is Sparse =>
+  v !== null && typeof v === "object" && !Array.isArray(v) && "indices" in v && "values" in v;
+
+/**
+ * Qdrant's checks of a sparse vector (its OpenAPI: "Indices must be unique", "Values and indices
+ * must be the same length"; indices are u32). Qdrant answers these with 422; the fake's wording of
+ * the message is its own.
+ */
+function checkSparse(v: Sparse, at: string): Sparse {
+  const { indices, values } = v;
+  const u32 = (i: unknown) => Number.isInteger(i) && (i as number) >= 0 && (i as number) <= 0xffffffff;
+  if (!Array.isArray(indices) || !indices.every(u32))
+    throw new HttpError(400, `Format error in JSON body: ${at}.indices must be u32 integers`);
+  if (!Array.isArray(values) || values.length !== indices.length)
+    throw new HttpError(
+      422,
+      `Validation error in JSON body: [${at}: values and indices must be the same length]`,
+    );
+  if (new Set(indices).size !== indices.length)
+    throw new HttpError(422, `Validation error in JSON body: [${at}: indices must be unique]`);
+  return { indices: [...indices], values: [...values] };
+}
+
+/**
+ * Qdrant's IDF modifier (indexing docs, "IDF Modifier"): ln((N − n + 0.5) / (n + 0.5) + 1), N the
+ * points that have the sparse vector, n those of them with a non-zero value at the dimension. It is
+ * computed over the whole collection (every tenant), never over the filtered points.
+ */
+function idf(points: Iterable<Point>, name: string, dim: number): number {
+  let n = 0;
+  let total = 0;
+  for (const p of points) {
+    const v = p.sparse[name];
+    if (!v) continue;
+    total++;
+    const at = v.indices.indexOf(dim);
+    if (at >= 0 && v.values[at] !== 0) n++;
+  }
+  return Math.log((total - n + 0.5) / (n + 0.5) + 1);
+}
+
+/**
+ * Qdrant's default RRF constant is k = 2 (`DEFAULT_RRF_K` in its source, and what its docs on tuning
+ * hybrid search say), with 0-based positions: a point's score is Σ 1 / (position + k), so the first
+ * of a list adds 1/2. The paper's k = 60 over 1-based ranks is k = 61 here. `{fusion: "rrf"}` and
+ * `{rrf: {}}` use the default; `{rrf: {k}}` sets it. The fake does not model `rrf.weights` (how a
+ * weight enters the formula has changed between Qdrant releases), and refuses it.
+ */
+export const QDRANT_DEFAULT_RRF_K = 2;
+
+interface Scored {
+  p: Point;
+  score: number;
+}
+
+function rrf(lists: Scored[][], k: number): Scored[] {
+  const fused = new Map<string, Scored>();
+  for (const list of lists)
+    for (const [position, { p }] of list.entries()) {
+      const entry = fused.get(String(p.id)) ?? { p, score: 0 };
+      entry.score += 1 / (position + k);
+      fused.set(String(p.id), entry);
+    }
+  return [...fused.values()].sort(best);
+}
+
+const both = (a: Filter | null | undefined, b: Filter | null | undefined): Filter | undefined =>
+  a && b ? { must: [a, b] } : (a ?? b ?? undefined);
+
+/** The fusion a query asks for, or undefined when it is not a fusion. */
+function fusionK(query: unknown): number | undefined {
+  if (query === null || typeof query !== "object" || Array.isArray(query)) return undefined;
+  if ("fusion" in query) {
+    if (query.fusion !== "rrf")
+      throw new HttpError(
+        400,
+        `Format error in JSON body: fusion '${String(query.fusion)}' is not modelled by the fake`,
+      );
+    return QDRANT_DEFAULT_RRF_K;
+  }
+  if ("rrf" in query) {
+    const params = (query.rrf ?? {}) as { k?: number | null; weights?: number[] | null };
+    if (params.weights != null)
+      throw new HttpError(400, "Format error in JSON body: rrf.weights is not modelled by the fake");
+    return params.k ?? QDRANT_DEFAULT_RRF_K;
+  }
+  return undefined;
+}
+
+/** A create-collection body's dense (one unnamed, or named) and sparse vector configs. */
+function vectorsConfig(body: Body): Pick<Collection, "vectors" | "sparseVectors"> {
+  const v = body?.vectors ?? {};
+  const vectors = (typeof v.size === "number" ? { "": v } : v) as Collection["vectors"];
+  const sparseVectors = body.sparse_vectors ?? {};
+  for (const [name, params] of Object.entries(sparseVectors)) {
+    if (vectors[name]) throw new HttpError(400, `Wrong input: Vector name ${name} is used twice`);
+    const modifier = params?.modifier ?? "none";
+    if (modifier !== "none" && modifier !== "idf")
+      throw new HttpError(400, "Format error in JSON body: unknown variant of Modifier");
+  }
+  return { vectors, sparseVectors };
+}
+
+const CONVERSION = "Wrong input: Conversion between sparse and regular vectors failed";
+
+function denseOf(c: Collection, name: string, v: unknown): number[] {
+  const spec = c.vectors[name];
+  if (!spec) throw new HttpError(400, `Wrong input: Not existing vector name error: ${name}`);
+  if (!Array.isArray(v)) throw new HttpError(400, CONVERSION);
+  if (v.length !== spec.size)
+    throw new HttpError(
+      400,
+      `Wrong input: Vector dimension error: expected dim: ${spec.size}, got ${v.length}`,
+    );
+  return normalize(v as number[]);
+}
+
+function sparseOf(v: unknown, at: string): Sparse {
+  if (!isSparse(v)) throw new HttpError(400, CONVERSION);
+  return checkSparse(v, at);
+}
+
+/** A point's named vectors, each checked against the collection's config (dense ones normalized). */
+function pointVectors(c: Collection, raw: unknown): Pick<Point, "vectors" | "sparse"> {
+  const named = Array.isArray(raw) ? { "": raw } : ((raw ?? {}) as Record<string, unknown>);
+  const out: Pick<Point, "vectors" | "sparse"> = { vectors: {}, sparse: {} };
+  for (const [name, v] of Object.entries(named)) {
+    if (c.sparseVectors[name]) out.sparse[name] = sparseOf(v, `vector.${name}`);
+    else out.vectors[name] = denseOf(c, name, v);
+  }
+  return out;
+}
+
+const best = (a: Scored, b: Scored) => b.score - a.score;
+
+/** Σ over shared dimensions of query weight × point value; undefined when no dimension is shared. */
+function sparseDot(weights: Map<number, number>, v: Sparse): number | undefined {
+  let score: number | undefined;
+  for (const [at, dim] of v.indices.entries()) {
+    const w = weights.get(dim);
+    if (w !== undefined) score = (score ?? 0) + w * (v.values[at] as number);
+  }
+  return score;
+}
+
+/**
+ * A sparse search: the points that share a dimension with the query (what its inverted index
+ * finds), scored by dot product, each query value multiplied by the dimension's IDF under `idf`.
+ */
+function sparseNearest(c: Collection, using: string, query: unknown, candidates: Point[]): Scored[] {
+  const q = sparseOf(query, "query");
+  const idfOn = c.sparseVectors[using]?.modifier === "idf";
+  const weights = new Map(
+    q.indices.map((dim, i) => {
+      const value = q.values[i] as number;
+      return [dim, idfOn ? value * idf(c.points.values(), using, dim) : value];
+    }),
+  );
+  const scored: Scored[] = [];
+  for (const p of candidates) {
+    const v = p.sparse[using];
+    const score = v && sparseDot(weights, v);
+    if (score !== undefined) scored.push({ p, score });
+  }
+  return scored.sort(best);
+}
+
+/** Scores every point that has the vector `using` and matches `filter`, best first. */
+function nearest(c: Collection, using: string, query: unknown, filter: Filter | undefined): Scored[] {
+  const candidates = [...c.points.values()].filter((p) => filterMatches(filter, p.payload, String(p.id)));
+  if (c.sparseVectors[using]) return sparseNearest(c, using, query, candidates);
+  const q = denseOf(c, using, query);
+  return candidates
+    .filter((p) => p.vectors[using])
+    .map((p) => ({ p, score: dot(q, p.vectors[using] as number[]) }))
+    .sort(best);
+}
+
+const listOf = (prefetch: QueryBody["prefetch"]): QueryBody[] =>
+  prefetch == null ? [] : Array.isArray(prefetch) ? prefetch : [prefetch];
+
+/** `{nearest: v}` is the same query as `v`. */
+function queryOf(body: QueryBody): unknown {
+  const raw = body.query ?? null;
+  return raw !== null && typeof raw === "object" && "nearest" in raw ? raw.nearest : raw;
+}
+
+/**
+ * One Query API request or prefetch: its prefetches first (each also restricted by this level's
+ * filter: Qdrant propagates a request's filter to every sub-query), then its query over their
+ * results (a fusion of the lists, or a vector rescoring their union). Best first, `limit` long.
+ */
+function evaluate(c: Collection, body: QueryBody, inherited: Filter | undefined): Scored[] {
+  const filter = both(inherited, body.filter);
+  const prefetches = listOf(body.prefetch);
+  const query = queryOf(body);
+  const k = fusionK(query);
+  const limit = body.limit ?? 10;
+  if (k !== undefined && prefetches.length === 0)
+    throw new HttpError(400, "Bad request: a fusion query needs prefetches");
+  if (query === null)
+    throw new HttpError(
+      400,
+      "Format error in JSON body: a request without a query is not modelled by the fake",
+    );
+  if (prefetches.length === 0) return nearest(c, body.using ?? "", query, filter).slice(0, limit);
+  const lists = prefetches.map((sub) => evaluate(c, sub, filter));
+  if (k !== undefined) return rrf(lists, k).slice(0, limit);
+  const ids = new Set(lists.flat().map((x) => String(x.p.id)));
+  return nearest(c, body.using ?? "", query, filter)
+    .filter((x) => ids.has(String(x.p.id)))
+    .slice(0, limit);
+}
+
 export async function startFakeQdrant(opts: { version?: string } = {}): Promise<FakeQdrant> {
   const collections = new Map<string, Collection>();
   const requests: string[] = [];
@@ -150,20 +383,6 @@ export async function startFakeQdrant(opts: { version?: string } = {}): Promise<
     const c = collections.get(name);
     if (!c) throw new HttpError(404, `Not found: Collection \`${name}\` doesn't exist!`);
     return c;
-  };
-
-  const vectorsOf = (c: Collection, raw: unknown): Record<string, number[]> => {
-    const named = Array.isArray(raw) ? { "": raw as number[] } : (raw as Record<string, number[]>);
-    for (const [name, v] of Object.entries(named)) {
-      const spec = c.vectors[name];
-      if (!spec) throw new HttpError(400, `Wrong input: Not existing vector name error: ${name}`);
-      if (v.length !== spec.size)
-        throw new HttpError(
-          400,
-          `Wrong input: Vector dimension error: expected dim: ${spec.size}, got ${v.length}`,
-        );
-    }
-    return Object.fromEntries(Object.entries(named).map(([k, v]) => [k, normalize(v)]));
   };
 
   const routes: [string, RegExp, (m: string[], body: Body) => unknown][] = [
@@ -179,9 +398,7 @@ export async function startFakeQdrant(opts: { version?: string } = {}): Promise<
       ([n], body) => {
         if (collections.has(n as string))
           throw new HttpError(409, `Wrong input: Collection \`${n}\` already exists!`);
-        const v = body?.vectors ?? {};
-        const vectors = (typeof v.size === "number" ? { "": v } : v) as Collection["vectors"];
-        collections.set(n as string, { vectors, points: new Map(), indexes: new Map() });
+        collections.set(n as string, { ...vectorsConfig(body), points: new Map(), indexes: new Map() });
         return true;
       },
     ],
@@ -201,7 +418,7 @@ export async function startFakeQdrant(opts: { version?: string } = {}): Promise<
         for (const p of (body.points ?? []) as Exclude<Body["points"], (string | number)[] | undefined>) {
           c.points.set(String(p.id), {
             id: p.id,
-            vectors: vectorsOf(c, p.vector),
+            ...pointVectors(c, p.vector),
             payload: p.payload ?? {},
             version: ++version,
           });
@@ -226,23 +443,10 @@ export async function startFakeQdrant(opts: { version?: string } = {}): Promise<
       /^\/collections\/([^/]+)\/points\/query$/,
       ([n], body) => {
         const c = get(n as string);
-        const using = body.using ?? "";
-        const spec = c.vectors[using];
-        if (!spec) throw new HttpError(400, `Wrong input: Not existing vector name error: ${using}`);
-        if (!Array.isArray(body.query))
-          throw new HttpError(400, "Format error in JSON body: only a dense vector query is supported");
-        if (body.query.length !== spec.size)
-          throw new HttpError(
-            400,
-            `Wrong input: Vector dimension error: expected dim: ${spec.size}, got ${body.query.length}`,
-          );
-        const q = normalize(body.query as number[]);
-        const [offset, limit] = [body.offset ?? 0, body.limit ?? 10];
-        const points = [...c.points.values()]
-          .filter((p) => p.vectors[using] && filterMatches(body.filter, p.payload, String(p.id)))
-          .map((p) => ({ p, score: dot(q, p.vectors[using] as number[]) }))
-          .sort((a, b) => b.score - a.score)
-          .slice(offset, offset + limit)
+        // `offset` applies to the request's own results only, never to its prefetches.
+        const offset = body.offset ?? 0;
+        const points = evaluate(c, { ...body, limit: offset + (body.limit ?? 10) }, undefined)
+          .slice(offset)
           .map(({ p, score }) => ({
             id: p.id,
             version: p.version,

@@ -1,1 +1,1 @@
-export { type FakeQdrant, startFakeQdrant } from "./fake.js";
+export { type FakeQdrant, QDRANT_DEFAULT_RRF_K, startFakeQdrant } from "./fake.js";
