@@ -169,6 +169,19 @@ const embedRequest = z.object({
   requestId: z.string(),
 });
 
+/** Enough for a long document in one call; chunkers send one document at a time. */
+const MAX_TOKENIZE_CHARS = 4_000_000;
+const tokenizeRequest = z.object({
+  model: z.string().min(1, "model is required"),
+  input: z
+    .array(z.string())
+    .min(1, "input is required")
+    .max(2048)
+    .refine((a) => a.reduce((n, s) => n + s.length, 0) <= MAX_TOKENIZE_CHARS, {
+      message: `input holds more than ${MAX_TOKENIZE_CHARS} characters in all`,
+    }),
+});
+
 const loadModelRequest = z.object({ id: z.string().min(1, "id is required"), spec: z.unknown().optional() });
 const unloadModelRequest = z.object({ id: z.string().min(1, "id is required") });
 
@@ -410,6 +423,16 @@ export function servingHandlers(deps: {
     return { embeddings: result.vectors.map((values) => ({ values })), promptTokens: result.promptTokens };
   });
 
+  const tokenize = unary<serving.TokenizeRequest, serving.TokenizeResponse>(
+    env,
+    "Tokenize",
+    async (raw, ctx) => {
+      const req = tokenizeRequest.parse(raw);
+      const result = await registry.tokenize(req.model, req.input, { signal: ctx.signal });
+      return { tokens: result.starts.map((starts) => ({ starts })) };
+    },
+  );
+
   const loadModel = unary<serving.LoadModelRequest, serving.LoadModelResponse>(
     env,
     "LoadModel",
@@ -432,7 +455,14 @@ export function servingHandlers(deps: {
     },
   );
 
-  const impl: serving.ServingServiceServer = { generate, listModels, embed, loadModel, unloadModel };
+  const impl: serving.ServingServiceServer = {
+    generate,
+    listModels,
+    embed,
+    tokenize,
+    loadModel,
+    unloadModel,
+  };
   return { impl, drainUsage: () => Promise.allSettled([...pending]).then(() => undefined) };
 }
 

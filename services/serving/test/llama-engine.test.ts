@@ -114,6 +114,25 @@ describe("LlamaEngine on the tiny model", () => {
     );
   });
 
+  it("tokenizes: one offset per model token, ascending, words starting where their tokens do", async () => {
+    const signal = new AbortController().signal;
+    const text = "Once upon a time, the shock wave met the boundary layer.\n\nIt separated.";
+    const {
+      starts: [starts = []],
+    } = await engine.tokenize([text], { signal });
+    const counted = await engine.embed([text], { signal });
+    expect(starts).toHaveLength(counted.promptTokens);
+    expect(starts[0]).toBe(0);
+    // A word-start marker before the first word has no text of its own: offsets never decrease.
+    for (let i = 1; i < starts.length; i++) expect(starts[i]).toBeGreaterThanOrEqual(starts[i - 1] ?? 0);
+    for (const word of ["upon", "shock", "boundary", "separated"])
+      expect(starts).toContain(text.indexOf(word) - 1);
+    // Cutting the text at the offsets and tokenizing a prefix gives the same tokens as the whole.
+    const cut = starts[Math.floor(starts.length / 2)] ?? 0;
+    const prefix = await engine.tokenize([text.slice(0, cut)], { signal });
+    expect(prefix.starts[0]).toEqual(starts.slice(0, prefix.starts[0]?.length));
+  });
+
   it("rejects a max_tokens beyond the context", async () => {
     await expect(run(params({ maxTokens: 256 }))).rejects.toBeInstanceOf(InvalidArgumentError);
     const long = params({ input: { kind: "prompt", prompt: "word ".repeat(300) }, maxTokens: 8 });

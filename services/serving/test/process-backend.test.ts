@@ -72,6 +72,9 @@ describe("the llama.cpp engine in its own process", () => {
     expect(b.text).toBe(a.text);
     const e = await backend.embed(["shock wave"], { signal: never });
     expect(Math.hypot(...(e.vectors[0] ?? []))).toBeCloseTo(1, 5);
+    const t = await backend.tokenize(["shock wave", "a"], { signal: never });
+    expect(t.starts).toHaveLength(2);
+    expect(t.starts[0]?.length).toBe(e.promptTokens);
   });
 
   it("keeps engine errors' status and details across the process boundary", async () => {

@@ -56,6 +56,11 @@ export interface EmbedResult {
   promptTokens: number;
 }
 
+export interface TokenizeResult {
+  /** Per input, where each of its tokens starts (UTF-16 offsets, ascending). */
+  starts: number[][];
+}
+
 export interface GenerateOptions {
   signal: AbortSignal;
   /** `tokens`: how many tokens the text holds when an engine sends several at once (else 1). */
@@ -69,6 +74,7 @@ export interface ModelBackend {
   readonly info: ModelInfo;
   generate(params: GenerateParams, opts: GenerateOptions): Promise<GenerateResult>;
   embed(inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult>;
+  tokenize(inputs: string[], opts: { signal: AbortSignal }): Promise<TokenizeResult>;
   /** Requests decoding now and waiting for a sequence. */
   readonly running: number;
   readonly queued: number;
@@ -80,6 +86,7 @@ export interface Engine {
   models(): (ModelInfo & { state: ModelState })[];
   generate(params: GenerateParams, opts: GenerateOptions): Promise<GenerateResult>;
   embed(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult>;
+  tokenize(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<TokenizeResult>;
   readonly running: number;
   readonly queued: number;
   close(): Promise<void>;

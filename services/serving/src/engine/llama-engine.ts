@@ -34,8 +34,10 @@ import {
   type ModelBackend,
   type ModelInfo,
   type ResponseFormat,
+  type TokenizeResult,
 } from "./engine.js";
 import { commonPrefixLength, pickSequence } from "./prefix.js";
+import { tokenStarts } from "./token-offsets.js";
 import { l2Normalize } from "./vectors.js";
 
 export interface LlamaEngineOptions {
@@ -218,6 +220,20 @@ export class LlamaEngine implements ModelBackend {
 
   embed(inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {
     return this.track(opts.signal, (signal) => this.embedNow(inputs, signal));
+  }
+
+  /** Each input's tokens, as where they start; pieces are rendered one token at a time. */
+  tokenize(inputs: string[], opts: { signal: AbortSignal }): Promise<TokenizeResult> {
+    return this.track(opts.signal, async (signal) => ({
+      starts: inputs.map((text) => {
+        signal.throwIfAborted();
+        const tokens = this.model.tokenize(text);
+        return tokenStarts(
+          text,
+          tokens.map((t) => this.model.detokenize([t])),
+        );
+      }),
+    }));
   }
 
   private async embedNow(inputs: string[], signal: AbortSignal): Promise<EmbedResult> {

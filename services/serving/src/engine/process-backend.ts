@@ -10,6 +10,7 @@ import type {
   GenerateResult,
   ModelBackend,
   ModelInfo,
+  TokenizeResult,
 } from "./engine.js";
 import type { LlamaEngineOptions } from "./llama-engine.js";
 import { type FromWorker, fromWire, type ToWorker } from "./worker-protocol.js";
@@ -149,7 +150,8 @@ export class ProcessBackend implements ModelBackend {
     if (!call) return;
     switch (m.t) {
       case "generated":
-      case "embedded": {
+      case "embedded":
+      case "tokenized": {
         this.calls.delete(m.id);
         const result = m.result;
         call.pending.then(() => call.resolve(result as never), call.reject);
@@ -168,7 +170,10 @@ export class ProcessBackend implements ModelBackend {
   }
 
   private call<T>(
-    msg: { t: "generate"; params: GenerateParams } | { t: "embed"; inputs: string[] },
+    msg:
+      | { t: "generate"; params: GenerateParams }
+      | { t: "embed"; inputs: string[] }
+      | { t: "tokenize"; inputs: string[] },
     signal: AbortSignal,
     onDelta?: Call["onDelta"],
   ): Promise<T> {
@@ -223,6 +228,11 @@ export class ProcessBackend implements ModelBackend {
   async embed(inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {
     await this.whenReady(opts.signal);
     return this.call<EmbedResult>({ t: "embed", inputs }, opts.signal);
+  }
+
+  async tokenize(inputs: string[], opts: { signal: AbortSignal }): Promise<TokenizeResult> {
+    await this.whenReady(opts.signal);
+    return this.call<TokenizeResult>({ t: "tokenize", inputs }, opts.signal);
   }
 
   async close(): Promise<void> {

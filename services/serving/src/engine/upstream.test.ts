@@ -669,4 +669,13 @@ describe("UpstreamBackend", () => {
     expect(r.vectors.map((v) => v[0]! / v[2]!)).toEqual([1, 2]);
     for (const v of r.vectors) expect(Math.hypot(...v)).toBeCloseTo(1, 6);
   });
+
+  it("refuses to tokenize with FAILED_PRECONDITION and asks no upstream", async () => {
+    const u = backend({ deployments: [{ url: urlA }] });
+    await expect(u.tokenize(["x"], { signal: new AbortController().signal })).rejects.toMatchObject({
+      name: "FailedPreconditionError",
+      reason: "tokenize_unsupported",
+    });
+    expect(a.seen).toHaveLength(0);
+  });
 });

@@ -3,6 +3,7 @@ import {
   type AppError,
   CancelledError,
   DeadlineExceededError,
+  FailedPreconditionError,
   InvalidArgumentError,
   type Logger,
   NotFoundError,
@@ -21,6 +22,7 @@ import {
   type ModelBackend,
   type ModelInfo,
   type ResponseFormat,
+  type TokenizeResult,
 } from "./engine.js";
 import { httpPost } from "./http-post.js";
 import { sseEvents } from "./sse.js";
@@ -439,6 +441,16 @@ export class UpstreamBackend implements ModelBackend {
         throw err;
       }
     });
+  }
+
+  /** The OpenAI API has no tokenizer endpoint, and the servers that add one disagree on its shape. */
+  tokenize(_inputs: string[], _opts: { signal: AbortSignal }): Promise<TokenizeResult> {
+    return Promise.reject(
+      new FailedPreconditionError(
+        `model ${this.spec.id} is served by an openai-compatible upstream, which cannot tokenize here`,
+        { reason: "tokenize_unsupported" },
+      ),
+    );
   }
 
   embed(inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {

@@ -46,6 +46,15 @@ const deltas = new DeltaBatcher({
   send: (items) => send({ t: "deltas", items }),
 });
 const running = new Map<number, AbortController>();
+
+/** Runs one request that answers with a single message (or `failed`); `cancel` aborts it. */
+function answer(id: number, run: (signal: AbortSignal) => Promise<FromWorker>): void {
+  const ctl = new AbortController();
+  running.set(id, ctl);
+  run(ctl.signal)
+    .then(send, (err: unknown) => send({ t: "failed", id, error: toWire(err) }))
+    .finally(() => running.delete(id));
+}
 let closing = false;
 
 async function close(code: number): Promise<never> {
@@ -73,18 +82,16 @@ process.on("message", (m: ToWorker) => {
         );
       break;
     }
-    case "embed": {
-      const ctl = new AbortController();
-      running.set(m.id, ctl);
-      engine
-        .embed(m.inputs, { signal: ctl.signal })
-        .then(
-          (result) => send({ t: "embedded", id: m.id, result }),
-          (err: unknown) => send({ t: "failed", id: m.id, error: toWire(err) }),
-        )
-        .finally(() => running.delete(m.id));
+    case "embed":
+      answer(m.id, (signal) =>
+        engine.embed(m.inputs, { signal }).then((result) => ({ t: "embedded", id: m.id, result })),
+      );
       break;
-    }
+    case "tokenize":
+      answer(m.id, (signal) =>
+        engine.tokenize(m.inputs, { signal }).then((result) => ({ t: "tokenized", id: m.id, result })),
+      );
+      break;
     case "cancel":
       running.get(m.id)?.abort();
       break;

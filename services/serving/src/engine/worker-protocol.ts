@@ -1,11 +1,12 @@
 import { AppError } from "@sloughgpt/runtime";
 import type { DeltaItem } from "./delta-batcher.js";
-import type { EmbedResult, GenerateParams, GenerateResult, ModelInfo } from "./engine.js";
+import type { EmbedResult, GenerateParams, GenerateResult, ModelInfo, TokenizeResult } from "./engine.js";
 
 /** Parent → engine process. */
 export type ToWorker =
   | { t: "generate"; id: number; params: GenerateParams }
   | { t: "embed"; id: number; inputs: string[] }
+  | { t: "tokenize"; id: number; inputs: string[] }
   | { t: "cancel"; id: number }
   | { t: "close" };
 
@@ -17,6 +18,7 @@ export type FromWorker =
   | { t: "deltas"; items: DeltaItem[] }
   | { t: "generated"; id: number; result: GenerateResult }
   | { t: "embedded"; id: number; result: EmbedResult }
+  | { t: "tokenized"; id: number; result: TokenizeResult }
   | { t: "failed"; id: number; error: WireError };
 
 /** An error as it crosses the process boundary: AppErrors keep their status code and details. */

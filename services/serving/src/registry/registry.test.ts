@@ -34,6 +34,9 @@ class RecordingBackend implements ModelBackend {
   async embed() {
     return { vectors: [[1]], promptTokens: 1 };
   }
+  async tokenize(inputs: string[]) {
+    return { starts: inputs.map(() => [0]) };
+  }
   async close() {
     this.closed = true;
   }

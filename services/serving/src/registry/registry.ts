@@ -8,6 +8,7 @@ import type {
   ModelBackend,
   ModelInfo,
   ModelState,
+  TokenizeResult,
 } from "../engine/engine.js";
 import type { ModelSpec } from "./spec.js";
 
@@ -94,6 +95,10 @@ export class ModelRegistry implements Engine {
 
   embed(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<EmbedResult> {
     return this.using(model, (b) => b.embed(inputs, opts));
+  }
+
+  tokenize(model: string, inputs: string[], opts: { signal: AbortSignal }): Promise<TokenizeResult> {
+    return this.using(model, (b) => b.tokenize(inputs, opts));
   }
 
   /**

@@ -358,6 +358,23 @@ export interface EmbedResponse {
   promptTokens: number;
 }
 
+export interface TokenizeRequest {
+  model: string;
+  input: string[];
+}
+
+/**
+ * One input's tokens: where each starts, in UTF-16 code units of the input (JavaScript string
+ * indices), ascending; the last token ends at the input's end.
+ */
+export interface TokenOffsets {
+  starts: number[];
+}
+
+export interface TokenizeResponse {
+  tokens: TokenOffsets[];
+}
+
 function createBaseChatMessage(): ChatMessage {
   return { role: "", content: "" };
 }
@@ -2570,6 +2587,243 @@ export const EmbedResponse: MessageFns<EmbedResponse> = {
   },
 };
 
+function createBaseTokenizeRequest(): TokenizeRequest {
+  return { model: "", input: [] };
+}
+
+export const TokenizeRequest: MessageFns<TokenizeRequest> = {
+  encode(message: TokenizeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    for (const v of message.input) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenizeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenizeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.input.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenizeRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      input: globalThis.Array.isArray(object?.input) ? object.input.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: TokenizeRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.input?.length) {
+      obj.input = message.input;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenizeRequest>, I>>(base?: I): TokenizeRequest {
+    return TokenizeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenizeRequest>, I>>(object: I): TokenizeRequest {
+    const message = createBaseTokenizeRequest();
+    message.model = object.model ?? "";
+    message.input = object.input?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTokenOffsets(): TokenOffsets {
+  return { starts: [] };
+}
+
+export const TokenOffsets: MessageFns<TokenOffsets> = {
+  encode(message: TokenOffsets, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.starts.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.starts) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenOffsets {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenOffsets();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.starts.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.starts.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenOffsets {
+    return {
+      starts: globalThis.Array.isArray(object?.starts) ? object.starts.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: TokenOffsets): unknown {
+    const obj: any = {};
+    if (message.starts?.length) {
+      obj.starts = message.starts.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenOffsets>, I>>(base?: I): TokenOffsets {
+    return TokenOffsets.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenOffsets>, I>>(object: I): TokenOffsets {
+    const message = createBaseTokenOffsets();
+    message.starts = object.starts?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTokenizeResponse(): TokenizeResponse {
+  return { tokens: [] };
+}
+
+export const TokenizeResponse: MessageFns<TokenizeResponse> = {
+  encode(message: TokenizeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tokens) {
+      TokenOffsets.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenizeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenizeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokens.push(TokenOffsets.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenizeResponse {
+    return {
+      tokens: globalThis.Array.isArray(object?.tokens) ? object.tokens.map((e: any) => TokenOffsets.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: TokenizeResponse): unknown {
+    const obj: any = {};
+    if (message.tokens?.length) {
+      obj.tokens = message.tokens.map((e) => TokenOffsets.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TokenizeResponse>, I>>(base?: I): TokenizeResponse {
+    return TokenizeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TokenizeResponse>, I>>(object: I): TokenizeResponse {
+    const message = createBaseTokenizeResponse();
+    message.tokens = object.tokens?.map((e) => TokenOffsets.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * Inference on loaded models. Generate streams text deltas and ends with one
  * message carrying the finish reason and token usage.
@@ -2604,6 +2858,19 @@ export const ServingServiceService = {
     responseSerialize: (value: EmbedResponse): Buffer => Buffer.from(EmbedResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EmbedResponse => EmbedResponse.decode(value),
   },
+  /**
+   * The model's tokens of each input, as the offsets where they start: what a client needs to
+   * split text by token count (RAG chunking). FAILED_PRECONDITION for engines that cannot tokenize.
+   */
+  tokenize: {
+    path: "/sloughgpt.serving.v1.ServingService/Tokenize" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TokenizeRequest): Buffer => Buffer.from(TokenizeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TokenizeRequest => TokenizeRequest.decode(value),
+    responseSerialize: (value: TokenizeResponse): Buffer => Buffer.from(TokenizeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TokenizeResponse => TokenizeResponse.decode(value),
+  },
   /** Loads a declared model, or declares and loads the given spec. Idempotent for a loaded model. */
   loadModel: {
     path: "/sloughgpt.serving.v1.ServingService/LoadModel" as const,
@@ -2631,6 +2898,11 @@ export interface ServingServiceServer extends UntypedServiceImplementation {
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
   /** L2-normalized embeddings, one per input, in input order. */
   embed: handleUnaryCall<EmbedRequest, EmbedResponse>;
+  /**
+   * The model's tokens of each input, as the offsets where they start: what a client needs to
+   * split text by token count (RAG chunking). FAILED_PRECONDITION for engines that cannot tokenize.
+   */
+  tokenize: handleUnaryCall<TokenizeRequest, TokenizeResponse>;
   /** Loads a declared model, or declares and loads the given spec. Idempotent for a loaded model. */
   loadModel: handleUnaryCall<LoadModelRequest, LoadModelResponse>;
   /** Unloads a model and frees its memory; requests for it then get NOT_FOUND until it is loaded again. */
@@ -2674,6 +2946,25 @@ export interface ServingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EmbedResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The model's tokens of each input, as the offsets where they start: what a client needs to
+   * split text by token count (RAG chunking). FAILED_PRECONDITION for engines that cannot tokenize.
+   */
+  tokenize(
+    request: TokenizeRequest,
+    callback: (error: ServiceError | null, response: TokenizeResponse) => void,
+  ): ClientUnaryCall;
+  tokenize(
+    request: TokenizeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TokenizeResponse) => void,
+  ): ClientUnaryCall;
+  tokenize(
+    request: TokenizeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TokenizeResponse) => void,
   ): ClientUnaryCall;
   /** Loads a declared model, or declares and loads the given spec. Idempotent for a loaded model. */
   loadModel(
