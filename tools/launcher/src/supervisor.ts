@@ -28,6 +28,14 @@ interface Child {
   stopRequested: boolean;
 }
 
+/**
+ * Extra Node.js options for every service from `SLOUGHGPT_NODE_ARGS` (space-separated), for options
+ * NODE_OPTIONS does not allow, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a running platform.
+ */
+export function nodeArgs(env: NodeJS.ProcessEnv): string[] {
+  return (env.SLOUGHGPT_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+}
+
 /** Runs services as child processes, waits for their readiness and stops them in reverse order. */
 export class Supervisor {
   private readonly children = new Map<string, Child>();
@@ -40,7 +48,7 @@ export class Supervisor {
       const v = process.env[k];
       if (v !== undefined) env[k] = v;
     }
-    const proc = spawn(process.execPath, ["--import", "tsx", spec.entry], {
+    const proc = spawn(process.execPath, [...nodeArgs(process.env), "--import", "tsx", spec.entry], {
       cwd: this.opts.root,
       env: { ...env, ...spec.env },
       stdio: ["ignore", "pipe", "pipe"],
