@@ -8,6 +8,7 @@ import { relaySse, type SseWriter } from "../http/sse.js";
 import { completionAllowance, estimateTextTokens } from "../limits/estimate.js";
 import type { RequestGate, Ticket } from "../limits/gate.js";
 import { admitRequest, clientGone, settledCall } from "./openai.js";
+import { documentsBody, positionJson, toProtoDocuments } from "./rag-documents.js";
 
 interface Deps {
   upstreams: Upstreams;
@@ -25,20 +26,6 @@ const createCollectionBody = z.object({
   embedding_model: z.string().max(256).optional(),
   // Where vectors live: postgres (default) or qdrant (when rag has QDRANT_URL).
   store: z.enum(["postgres", "qdrant"]).optional(),
-});
-const documentsBody = z.object({
-  documents: z
-    .array(
-      z.object({
-        id: z.string().min(1),
-        text: z.string(),
-        metadata: z.record(z.string(), z.unknown()).optional(),
-      }),
-    )
-    .min(1)
-    .max(1000),
-  // Queue the documents for durable ingestion and answer 202 with a job id at once.
-  async: z.boolean().default(false),
 });
 const jobParam = z.object({ id: z.string().min(1) });
 const answerBody = z.object({
@@ -159,11 +146,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
       const req = {
         collection: name,
         team: request.principal.team,
-        documents: body.documents.map((d) => ({
-          id: d.id,
-          text: d.text,
-          metadataJson: JSON.stringify(d.metadata ?? {}),
-        })),
+        documents: toProtoDocuments(body),
       };
       if (body.async) {
         const job = await callUnary(rag.submitIngestJob.bind(rag), req, unary(request, reply));
@@ -301,6 +284,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
           score: r.score,
           text: r.text,
           metadata: JSON.parse(r.metadataJson || "{}") as unknown,
+          ...positionJson(r),
         })),
       };
     },
@@ -491,7 +475,12 @@ type AnswerTail = Pick<
 /** The citations and usage of an answer, as both the whole and the streamed answer end. */
 function answerTail(res: AnswerTail) {
   return {
-    citations: res.citations.map((c) => ({ n: c.number, document_id: c.documentId, chunk_id: c.chunkId })),
+    citations: res.citations.map((c) => ({
+      n: c.number,
+      document_id: c.documentId,
+      chunk_id: c.chunkId,
+      ...positionJson(c),
+    })),
     invalid_citations: res.invalidCitations,
     usage: {
       prompt_tokens: res.promptTokens,
@@ -509,6 +498,7 @@ function passageJson(r: ragProto.SearchResult, i: number) {
     score: r.score,
     text: r.text,
     metadata: JSON.parse(r.metadataJson || "{}") as unknown,
+    ...positionJson(r),
   };
 }
 
