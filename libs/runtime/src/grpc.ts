@@ -230,10 +230,14 @@ export function callUnary<Req, Res>(
 ): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     const deadline = Date.now() + (opts.deadlineMs ?? 30_000);
-    const call = method(req, outgoingMetadata(), { deadline }, (err, res) =>
-      err ? reject(fromServiceError(err)) : resolve(res),
-    );
-    opts.signal?.addEventListener("abort", () => call.cancel(), { once: true });
+    const onAbort = () => call.cancel();
+    const call = method(req, outgoingMetadata(), { deadline }, (err, res) => {
+      // A long-lived signal (a job's, a benchmark's) must not collect one listener per call.
+      opts.signal?.removeEventListener("abort", onAbort);
+      if (err) reject(fromServiceError(err));
+      else resolve(res);
+    });
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
