@@ -1,9 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { QdrantClient } from "@qdrant/js-client-rest";
-import { createTestDatabase, startFakeQdrant } from "@sloughgpt/testing";
+import type { Db } from "@sloughgpt/db";
+import { createTestDatabase, type FakeQdrant, startFakeQdrant } from "@sloughgpt/testing";
+import type { Embedder } from "../src/embedding/embedder.js";
+import { EmbeddingIndex } from "../src/retrieval/dense.js";
 import { type FilterNode, parseFilter } from "../src/retrieval/filter.js";
+import { Retriever } from "../src/retrieval/retriever.js";
 import { openRagStore } from "../src/store/open.js";
 import { QdrantVectors } from "../src/store/qdrant.js";
+import { QdrantHybrid } from "../src/store/qdrant-hybrid.js";
 import {
   type CollectionRow,
   contentHash,
@@ -212,6 +217,147 @@ describe("vectors in Qdrant", () => {
     } finally {
       await db.close();
       await fake.close();
+    }
+  }, 60_000);
+});
+
+describe("search of collections whose vectors are in Qdrant (fake Qdrant, a test double)", () => {
+  const QUERY = "POST /collections/sloughgpt_rag/points/query";
+  /** Query embeddings by text: the query below points along [1, 0, 0]. */
+  const embedder: Embedder = {
+    embed: async (_model, texts) => texts.map((t) => (t === "apple pie" ? at(0) : at(1))),
+  };
+  let fake: FakeQdrant;
+  let db: Db;
+  let store: RagStore;
+  let qdrant: QdrantVectors;
+
+  beforeAll(async () => {
+    fake = await startFakeQdrant();
+    qdrant = new QdrantVectors(new QdrantClient({ url: fake.url, checkCompatibility: false }));
+    ({ db, store } = await openRagStore({ qdrant }));
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+    await fake?.close();
+  });
+
+  const collection = (team: string, name: string, kind: VectorStoreKind = "qdrant") =>
+    store.createCollection({
+      team,
+      name,
+      chunkSize: 2000,
+      chunkOverlap: 0,
+      embeddingModel: "m",
+      store: kind,
+    });
+  const write = (col: CollectionRow, docs: { id: string; text: string; angle: number; kind?: string }[]) =>
+    store.upsertDocuments(
+      col,
+      docs.map((d) => ({
+        id: d.id,
+        metadata: { kind: d.kind ?? "any" },
+        hash: contentHash(d.text, { kind: d.kind ?? "any" }),
+        chunks: [{ index: 0, text: d.text, start: 0, end: d.text.length }],
+        embeddings: [at(d.angle)],
+      })),
+    );
+
+  test("hybrid search is one Query API request whose RRF fuses both lists, within the tenant and filter", async () => {
+    const a = await collection("team-a", "docs");
+    const b = await collection("team-b", "docs");
+    await write(a, [
+      { id: "lex", text: "Apple pie, the apple recipe.", angle: 1.4, kind: "food" },
+      { id: "vec", text: "A dessert of baked fruit.", angle: 0, kind: "food" },
+      { id: "both", text: "An apple dessert.", angle: 0.2 },
+      { id: "none", text: "Car engines.", angle: 1.5, kind: "food" },
+    ]);
+    // Team b's chunk matches the query best by both vectors: never seen by team a.
+    await write(b, [{ id: "b-only", text: "Apple pie! Apple pie!", angle: 0 }]);
+    const retriever = new Retriever({
+      lexical: store,
+      dense: new EmbeddingIndex(store, embedder),
+      storeFusion: new QdrantHybrid(qdrant, embedder),
+    });
+
+    const before = fake.requests.filter((r) => r === QUERY).length;
+    const hits = await retriever.search(a, { query: "apple pie", topK: 3, mode: "hybrid" });
+    expect(fake.requests.filter((r) => r === QUERY).length - before).toBe(1);
+    // Dense alone: vec, both, lex, none. Sparse alone: lex, both. RRF (k = 2): lex 1/4 + 1/2,
+    // both 1/3 + 1/3, vec 1/2, none 1/5.
+    expect(hits.map((h) => [h.documentId, h.score])).toEqual([
+      ["lex", expect.closeTo(1 / 4 + 1 / 2, 6)],
+      ["both", expect.closeTo(2 / 3, 6)],
+      ["vec", expect.closeTo(1 / 2, 6)],
+    ]);
+    expect(hits[0]).toMatchObject({
+      chunkId: "lex#0",
+      text: "Apple pie, the apple recipe.",
+      metadata: { kind: "food" },
+    });
+
+    // The filter is applied inside both prefetches: top_k matching chunks come back.
+    const food = await retriever.search(a, {
+      query: "apple pie",
+      topK: 3,
+      mode: "hybrid",
+      filter: parseFilter({ kind: "food" }),
+    });
+    expect(food.map((h) => h.documentId)).toEqual(["lex", "vec", "none"]);
+    const teamB = await retriever.search(b, { query: "apple pie", topK: 5, mode: "hybrid" });
+    expect(teamB.map((h) => h.documentId)).toEqual(["b-only"]);
+  }, 60_000);
+
+  test("lexical search ranks by the sparse vectors in Qdrant with the scores of Postgres BM25", async () => {
+    // A Qdrant collection of its own: its IDF counts every tenant's points.
+    const own = await startFakeQdrant();
+    const vectors = new QdrantVectors(new QdrantClient({ url: own.url, checkCompatibility: false }));
+    const opened = await openRagStore({ qdrant: vectors });
+    try {
+      const make = (kind: VectorStoreKind) =>
+        opened.store.createCollection({
+          team: "t",
+          name: kind,
+          chunkSize: 2000,
+          chunkOverlap: 0,
+          embeddingModel: "m",
+          store: kind,
+        });
+      const texts = [
+        "The boundary layer separates from the wing at high angles of attack.",
+        "Turbulent boundary layers resist separation better than laminar ones.",
+        "A wing's lift grows with the angle of attack until the stall.",
+        "Laminar flow over the wing keeps drag low.",
+        "Engines mounted under the wing.",
+      ];
+      const docs = texts.map((text, i) => ({
+        id: `d${i}`,
+        metadata: {},
+        hash: contentHash(text, {}),
+        chunks: [{ index: 0, text, start: 0, end: text.length }],
+        embeddings: [at(i / 10)],
+      }));
+      const [pg, qd] = [await make("postgres"), await make("qdrant")];
+      await opened.store.upsertDocuments(pg, docs);
+      await opened.store.upsertDocuments(qd, docs);
+      const terms = await opened.store.analyze("laminar boundary layer separation at the wing");
+      const before = own.requests.length;
+      const [inPostgres, inQdrant] = [
+        await opened.store.bm25(pg, terms, { topK: 5 }),
+        await opened.store.bm25(qd, terms, { topK: 5 }),
+      ];
+      expect(own.requests.slice(before)).toContain("POST /collections/sloughgpt_rag/points/query");
+      expect(inQdrant.map((h) => h.chunkId)).toEqual(inPostgres.map((h) => h.chunkId));
+      expect(inQdrant.map((h) => h.score)).toEqual(inPostgres.map((h) => expect.closeTo(h.score, 4)));
+      // The whole lexical pipeline (RM3, proximity) runs on top of it alike.
+      const retriever = new Retriever({ lexical: opened.store });
+      const req = { query: "boundary layer separation", topK: 3, mode: "lexical" as const };
+      expect((await retriever.search(qd, req)).map((h) => h.chunkId)).toEqual(
+        (await retriever.search(pg, req)).map((h) => h.chunkId),
+      );
+    } finally {
+      await opened.db.close();
+      await own.close();
     }
   }, 60_000);
 });

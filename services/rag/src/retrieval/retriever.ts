@@ -11,7 +11,7 @@ import {
   needsCalibration,
   pseudoQuery,
 } from "./calibrate.js";
-import type { DenseIndex, Reranker } from "./dense.js";
+import type { DenseIndex, DenseQuery, Reranker } from "./dense.js";
 import type { FilterNode } from "./filter.js";
 import { proximityScore } from "./proximity.js";
 import { RM3_DEFAULTS, type Rm3Params, rm3Expand } from "./rm3.js";
@@ -25,6 +25,16 @@ export type LexicalIndex = Pick<RagStore, "analyze" | "bm25" | "termVectors" | "
 
 /** What the default mode's calibration reads and writes (RagStore in production). */
 export type CalibrationStore = Pick<RagStore, "stats" | "sampleChunks" | "setDenseWeight">;
+
+/**
+ * Hybrid search fused by the store that keeps a collection's vectors (Qdrant's Query API: both
+ * lists and their RRF in one request), for the collections it `holds`, when both lists weigh the
+ * same (its RRF is unweighted).
+ */
+export interface StoreFusion {
+  holds(col: CollectionRow): boolean;
+  hybrid(req: DenseQuery & { terms: WeightedTerm[]; depth: number }): Promise<SearchHit[]>;
+}
 
 export interface FusionOptions {
   k: number;
@@ -43,6 +53,8 @@ export interface RetrieverOptions {
   /** Unset until an embedding model is configured: dense and hybrid then fail FAILED_PRECONDITION. */
   dense?: DenseIndex | undefined;
   reranker?: Reranker | undefined;
+  /** Unset: every hybrid search is fused here, by weighted RRF. */
+  storeFusion?: StoreFusion | undefined;
   bm25?: Bm25Params;
   /** RM3 query expansion as a second lexical pass; `false` ranks by BM25 of the query alone. */
   expansion?: Rm3Params | false;
@@ -212,6 +224,11 @@ export class Retriever {
   ): Promise<SearchHit[]> {
     const dense = this.requireDense(col);
     const depth = Math.max(req.topK, this.fusion.depth);
+    const store = this.opts.storeFusion;
+    if (store?.holds(col) && weights.lexical === weights.dense && weights.dense > 0) {
+      const terms = await this.opts.lexical.analyze(req.query);
+      return store.hybrid({ collection: col, ...req, terms, depth });
+    }
     const [lexical, vector] = await Promise.all([
       this.lexical(col, { ...req, topK: depth }),
       dense.search({ collection: col, ...req, topK: depth }),

@@ -1,24 +1,30 @@
 import { createHash } from "node:crypto";
 import type { QdrantClient } from "@qdrant/js-client-rest";
 import type { FilterNode } from "../retrieval/filter.js";
+import type { SparseVector } from "../text/sparse.js";
 import type { CollectionRow, SearchHit } from "./store.js";
 
 /**
  * Chunk vectors in Qdrant: one Qdrant collection shared by every rag collection, its points tagged
  * with a payload-indexed tenant field (`<team>/<collection>`, Qdrant's `is_tenant` keyword index) so
- * each search reads one tenant's points only. The named dense vector `dense` is cosine; the payload
- * keeps the chunk's text and its document's metadata (under `metadata`), so a search needs no second
- * read. Lexical retrieval stays in Postgres; fusion is rag's weighted RRF.
+ * each search reads one tenant's points only. Each point has two named vectors: `dense` (cosine, the
+ * embedding model's) and `sparse` (BM25 term weights from rag's analyzer, text/sparse.ts, with
+ * Qdrant's `idf` modifier supplying the IDF). The payload keeps the chunk's text and its document's
+ * metadata (under `metadata`), so a search needs no second read. Lexical search is the sparse vector
+ * alone, dense the dense one, hybrid both fused by Qdrant's RRF in one Query API request.
  */
 export interface VectorChunk {
   documentId: string;
   index: number;
   text: string;
   vector: number[];
+  /** BM25 term weights of the chunk (text/sparse.ts). */
+  sparse: SparseVector;
   metadata: Record<string, unknown>;
 }
 
 export const DENSE_VECTOR = "dense";
+export const SPARSE_VECTOR = "sparse";
 
 const tenantOf = (col: Pick<CollectionRow, "team" | "name">) => `${col.team}/${col.name}`;
 
@@ -65,6 +71,90 @@ export function qdrantFilter(node: FilterNode): Condition {
   }
 }
 
+/** The collection's schema: the two named vectors, IDF applied by Qdrant to the sparse one. */
+export function collectionConfig(size: number) {
+  return {
+    vectors: { [DENSE_VECTOR]: { size, distance: "Cosine" as const } },
+    sparse_vectors: { [SPARSE_VECTOR]: { modifier: "idf" as const } },
+  };
+}
+
+/** One tenant's points that match `filter`: what every search and prefetch is restricted to. */
+export function tenantFilter(col: Pick<CollectionRow, "team" | "name">, filter?: FilterNode): Condition {
+  const must: Condition[] = [{ key: "tenant", match: { value: tenantOf(col) } }];
+  if (filter) must.push(qdrantFilter(filter));
+  return { must };
+}
+
+export interface QueryOptions {
+  topK: number;
+  filter?: FilterNode | undefined;
+}
+
+const RESULT = { with_payload: true } as const;
+
+/** A Query API request for the nearest points by one named vector (dense or sparse). Pure. */
+export function nearestRequest(
+  col: Pick<CollectionRow, "team" | "name">,
+  using: typeof DENSE_VECTOR | typeof SPARSE_VECTOR,
+  query: number[] | SparseVector,
+  opts: QueryOptions,
+) {
+  return { query, using, filter: tenantFilter(col, opts.filter), limit: opts.topK, ...RESULT };
+}
+
+/**
+ * A Query API request for hybrid search: the `depth` best points by each vector (each prefetch
+ * restricted to the tenant and `filter`, so `topK` matching points come back whenever they exist),
+ * fused by Qdrant's RRF (`{fusion: "rrf"}`: equal weights, Qdrant's default k). Pure.
+ */
+export function hybridRequest(
+  col: Pick<CollectionRow, "team" | "name">,
+  query: { dense: number[]; sparse: SparseVector },
+  opts: QueryOptions & { depth: number },
+) {
+  const filter = tenantFilter(col, opts.filter);
+  const limit = Math.max(opts.depth, opts.topK);
+  return {
+    prefetch: [
+      { query: query.dense, using: DENSE_VECTOR, filter, limit },
+      { query: query.sparse, using: SPARSE_VECTOR, filter, limit },
+    ],
+    query: { fusion: "rrf" as const },
+    limit: opts.topK,
+    ...RESULT,
+  };
+}
+
+/** A point as the upsert request carries it: the sparse vector always, the dense one when given. */
+export function pointOf(col: CollectionRow, c: VectorChunk) {
+  return {
+    id: pointId(col, c.documentId, c.index),
+    vector: { [DENSE_VECTOR]: c.vector, [SPARSE_VECTOR]: c.sparse },
+    payload: {
+      tenant: tenantOf(col),
+      document_id: c.documentId,
+      idx: c.index,
+      text: c.text,
+      metadata: c.metadata,
+    },
+  };
+}
+
+type Payload = { document_id: string; idx: number; text: string; metadata?: Record<string, unknown> };
+
+function toHit(p: { score: number; payload?: Record<string, unknown> | null }): SearchHit {
+  const payload = (p.payload ?? {}) as Payload;
+  return {
+    documentId: payload.document_id,
+    chunkId: `${payload.document_id}#${payload.idx}`,
+    index: payload.idx,
+    score: p.score,
+    text: payload.text,
+    metadata: payload.metadata ?? {},
+  };
+}
+
 export class QdrantVectors {
   private ready: Promise<void> | undefined;
 
@@ -78,9 +168,7 @@ export class QdrantVectors {
     this.ready ??= (async () => {
       const { exists } = await this.client.collectionExists(this.collection);
       if (exists) return;
-      await this.client.createCollection(this.collection, {
-        vectors: { [DENSE_VECTOR]: { size, distance: "Cosine" } },
-      });
+      await this.client.createCollection(this.collection, collectionConfig(size));
       await this.client.createPayloadIndex(this.collection, {
         field_name: "tenant",
         field_schema: { type: "keyword", is_tenant: true },
@@ -98,6 +186,14 @@ export class QdrantVectors {
     return this.ready;
   }
 
+  private async exists(): Promise<boolean> {
+    if (this.ready) {
+      await this.ready;
+      return true;
+    }
+    return (await this.client.collectionExists(this.collection)).exists;
+  }
+
   /**
    * Replaces every vector of the given documents with `chunks` (which may be none: a removal). The
    * new points are written first (a chunk's point id is stable, so they overwrite), then the
@@ -106,24 +202,15 @@ export class QdrantVectors {
   async replace(col: CollectionRow, documentIds: string[], chunks: VectorChunk[]): Promise<void> {
     const first = chunks[0];
     if (first) await this.ensure(first.vector.length);
-    else if (!(await this.client.collectionExists(this.collection)).exists) return;
-    const ids = chunks.map((c) => pointId(col, c.documentId, c.index));
-    if (chunks.length > 0)
-      await this.client.upsert(this.collection, {
-        wait: true,
-        points: chunks.map((c, i) => ({
-          id: ids[i] as string,
-          vector: { [DENSE_VECTOR]: c.vector },
-          payload: {
-            tenant: tenantOf(col),
-            document_id: c.documentId,
-            idx: c.index,
-            text: c.text,
-            metadata: c.metadata,
-          },
-        })),
-      });
-    if (documentIds.length > 0) await this.removeDocuments(col, documentIds, ids);
+    else if (!(await this.exists())) return;
+    const points = chunks.map((c) => pointOf(col, c));
+    if (points.length > 0) await this.client.upsert(this.collection, { wait: true, points });
+    if (documentIds.length > 0)
+      await this.removeDocuments(
+        col,
+        documentIds,
+        points.map((p) => p.id),
+      );
   }
 
   /** Deletes the documents' points, except `keep` (point ids). */
@@ -139,37 +226,31 @@ export class QdrantVectors {
       },
     });
   }
+
   /** The `topK` nearest chunks of the collection that match `filter` (applied inside Qdrant's search). */
-  async nearest(
+  async nearest(col: CollectionRow, vector: number[], opts: QueryOptions): Promise<SearchHit[]> {
+    return this.query(opts.topK, () => nearestRequest(col, DENSE_VECTOR, vector, opts));
+  }
+
+  /** The `topK` best chunks by BM25 of a query's sparse vector (querySparseVector), among those matching `filter`. */
+  async lexical(col: CollectionRow, query: SparseVector, opts: QueryOptions): Promise<SearchHit[]> {
+    if (query.indices.length === 0) return [];
+    return this.query(opts.topK, () => nearestRequest(col, SPARSE_VECTOR, query, opts));
+  }
+
+  /** Both lists, `depth` deep, fused by Qdrant's RRF into the `topK` best, in one request. */
+  async hybrid(
     col: CollectionRow,
-    vector: number[],
-    opts: { topK: number; filter?: FilterNode | undefined },
+    query: { dense: number[]; sparse: SparseVector },
+    opts: QueryOptions & { depth: number },
   ): Promise<SearchHit[]> {
-    if (opts.topK <= 0 || !(await this.client.collectionExists(this.collection)).exists) return [];
-    const must: Condition[] = [{ key: "tenant", match: { value: tenantOf(col) } }];
-    if (opts.filter) must.push(qdrantFilter(opts.filter));
-    const res = await this.client.query(this.collection, {
-      query: vector,
-      using: DENSE_VECTOR,
-      filter: { must } as never,
-      limit: opts.topK,
-      with_payload: true,
-    });
-    return res.points.map((p) => {
-      const payload = (p.payload ?? {}) as {
-        document_id: string;
-        idx: number;
-        text: string;
-        metadata: Record<string, unknown>;
-      };
-      return {
-        documentId: payload.document_id,
-        chunkId: `${payload.document_id}#${payload.idx}`,
-        index: payload.idx,
-        score: p.score,
-        text: payload.text,
-        metadata: payload.metadata ?? {},
-      };
-    });
+    if (query.sparse.indices.length === 0) return this.nearest(col, query.dense, opts);
+    return this.query(opts.topK, () => hybridRequest(col, query, opts));
+  }
+
+  private async query(topK: number, request: () => object): Promise<SearchHit[]> {
+    if (topK <= 0 || !(await this.exists())) return [];
+    const res = await this.client.query(this.collection, request() as never);
+    return res.points.map(toHit);
   }
 }

@@ -12,8 +12,10 @@ import type { FilterNode } from "../retrieval/filter.js";
 import type { ProximityInput, TermStats } from "../retrieval/proximity.js";
 import type { CollectionFrequencies } from "../retrieval/rm3.js";
 import type { WeightedTerm } from "../text/analyzer.js";
+import { querySparseVector } from "../text/sparse.js";
 import { compileFilter } from "./filter-sql.js";
 import type { QdrantVectors } from "./qdrant.js";
+import { vectorChunks } from "./qdrant-chunks.js";
 
 export { migrations } from "./migrations.js";
 
@@ -347,20 +349,8 @@ export class RagStore {
       ]);
       // Before the commit: if Qdrant refuses, nothing is committed; if the commit then fails, the
       // document's hash is still the old one, so a retry writes (and overwrites) its vectors again.
-      await external?.replace(
-        col,
-        [...changed],
-        docs
-          .filter((d) => changed.has(d.id))
-          .flatMap((d) =>
-            d.chunks.flatMap((c, i) => {
-              const vector = d.embeddings?.[i];
-              return vector
-                ? [{ documentId: d.id, index: c.index, text: c.text, vector, metadata: d.metadata }]
-                : [];
-            }),
-          ),
-      );
+      const written = docs.filter((d) => changed.has(d.id));
+      if (external) await external.replace(col, [...changed], await vectorChunks(tx, col, written));
       return { documents: changed.size, chunks: chunks.length };
     });
     this.noteWritten(result.chunks);
@@ -392,7 +382,11 @@ export class RagStore {
     return rows.map((r) => ({ term: r.term, weight: Number(r.weight) }));
   }
 
-  /** The best `topK` chunks by BM25 for weighted terms, among those whose document matches `filter`. */
+  /**
+   * The best `topK` chunks by BM25 for weighted terms, among those whose document matches `filter`.
+   * A collection whose vectors are in Qdrant is ranked there, by its sparse vectors (whose k1 and b
+   * were fixed when they were written; `params` does not apply).
+   */
   async bm25(
     col: CollectionRow,
     terms: WeightedTerm[],
@@ -400,6 +394,8 @@ export class RagStore {
   ): Promise<SearchHit[]> {
     const positive = terms.filter((t) => t.weight > 0);
     if (positive.length === 0 || opts.topK <= 0) return [];
+    const external = col.embeddingModel ? this.vectorsIn(col) : undefined;
+    if (external) return external.lexical(col, querySparseVector(positive), opts);
     const { k1, b } = opts.params ?? BM25_DEFAULTS;
     const params: unknown[] = [
       col.id,
