@@ -13,6 +13,7 @@ import { FUSION_DEFAULTS, Retriever } from "./retrieval/retriever.js";
 import { ragHandlers } from "./server.js";
 import { ServingClient } from "./serving-client.js";
 import { QdrantVectors } from "./store/qdrant.js";
+import { QdrantHybrid } from "./store/qdrant-hybrid.js";
 import { migrations, RagStore } from "./store/store.js";
 
 const config = loadConfig(configSchema, process.env);
@@ -44,6 +45,8 @@ await runMain(logger, async (host) => {
   const retriever = new Retriever({
     lexical: store,
     dense: new EmbeddingIndex(store, serving),
+    // Hybrid search of a Qdrant collection in one Query API request (dense and sparse prefetches, RRF).
+    storeFusion: qdrant ? new QdrantHybrid(qdrant, serving) : undefined,
     fusion: {
       ...FUSION_DEFAULTS,
       weights: { lexical: config.HYBRID_LEXICAL_WEIGHT, dense: config.HYBRID_DENSE_WEIGHT },
@@ -76,6 +79,7 @@ await runMain(logger, async (host) => {
           store,
           jobs,
           embedder: serving,
+          tokenizer: serving,
           logger: workerLog,
           signal: stopWorker.signal,
           maxDeliver: config.INGEST_MAX_DELIVER,
@@ -114,6 +118,7 @@ await runMain(logger, async (host) => {
           retriever,
           chat: serving,
           embedder: serving,
+          tokenizer: serving,
           defaults: {
             chunkSize: config.DEFAULT_CHUNK_SIZE,
             chunkOverlap: config.DEFAULT_CHUNK_OVERLAP,

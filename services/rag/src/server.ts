@@ -15,13 +15,14 @@ import {
   type ChatModel,
   streamAnswer,
 } from "./answer/answer.js";
+import type { Tokenizer } from "./chunking/tokenizer.js";
 import type { Embedder } from "./embedding/embedder.js";
 import type { JobStore } from "./ingest/jobs.js";
 import { type DocumentFormat, MAX_PDF_BYTES, POSITIONS_KEY, positionOf } from "./parse/index.js";
 import { type FilterNode, parseFilter } from "./retrieval/filter.js";
 import type { Retriever, SearchMode } from "./retrieval/retriever.js";
 import { type DocumentInput, ingestDocuments } from "./store/ingest.js";
-import type { RagStore, SearchHit } from "./store/store.js";
+import type { CollectionRow, RagStore, SearchHit } from "./store/store.js";
 
 const name = z
   .string()
@@ -38,6 +39,7 @@ const createCollection = z.object({
   chunkOverlap: z.number().int().min(0).optional(),
   embeddingModel: z.string().max(256).optional(),
   store: z.enum(["postgres", "qdrant"]).optional(),
+  chunkUnit: z.enum(rag.ChunkUnit).optional(),
 });
 
 const upsert = z.object({
@@ -190,24 +192,65 @@ export interface RagDeps {
   retriever: Retriever;
   chat: ChatModel;
   embedder?: Embedder | undefined;
+  tokenizer?: Tokenizer | undefined;
   defaults: { chunkSize: number; chunkOverlap: number; embeddingModel: string; answerModel: string };
   logger: Logger;
   metrics: Metrics;
 }
 
+/** A token is about four characters of English: the defaults, counted in tokens, keep chunks about as long. */
+const CHARS_PER_TOKEN = 4;
+
 function chunkSettings(req: z.infer<typeof createCollection>, defaults: RagDeps["defaults"]) {
-  const chunkSize = req.chunkSize ?? defaults.chunkSize;
+  const chunkUnit = req.chunkUnit === rag.ChunkUnit.CHUNK_UNIT_TOKENS ? "tokens" : "characters";
+  const scale = chunkUnit === "tokens" ? CHARS_PER_TOKEN : 1;
+  const defaultSize = Math.max(16, Math.floor(defaults.chunkSize / scale));
+  const defaultOverlap = Math.floor(defaults.chunkOverlap / scale);
+  const chunkSize = req.chunkSize ?? defaultSize;
   const chunkOverlap =
     req.chunkOverlap ??
-    (req.chunkSize === undefined
-      ? defaults.chunkOverlap
-      : Math.min(defaults.chunkOverlap, Math.floor(chunkSize / 4)));
+    (req.chunkSize === undefined ? defaultOverlap : Math.min(defaultOverlap, Math.floor(chunkSize / 4)));
   if (chunkOverlap >= chunkSize) {
     throw new InvalidArgumentError("chunk_overlap must be smaller than chunk_size", {
       param: "chunk_overlap",
     });
   }
-  return { chunkSize, chunkOverlap };
+  return { chunkSize, chunkOverlap, chunkUnit } as const;
+}
+
+/** Chunks counted in tokens need the embedding model's tokenizer: asked once, so a model that has none is refused now. */
+async function checkTokenizer(
+  settings: { chunkUnit: "characters" | "tokens" },
+  embeddingModel: string,
+  tokenizer: Tokenizer | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  if (settings.chunkUnit !== "tokens") return;
+  if (!embeddingModel || !tokenizer) {
+    throw new InvalidArgumentError("chunk_unit tokens needs an embedding model to count the tokens of", {
+      param: "chunk_unit",
+    });
+  }
+  await tokenizer.tokenize(embeddingModel, ["tokenizer check"], signal);
+}
+
+const CHUNK_UNITS = {
+  characters: rag.ChunkUnit.CHUNK_UNIT_CHARACTERS,
+  tokens: rag.ChunkUnit.CHUNK_UNIT_TOKENS,
+} as const;
+
+/** A stored collection as the API shows it. */
+function toProtoCollection(c: CollectionRow): rag.Collection {
+  return {
+    name: c.name,
+    team: c.team,
+    chunkSize: c.chunkSize,
+    chunkOverlap: c.chunkOverlap,
+    createdUnix: Math.floor(c.createdAt.getTime() / 1000),
+    embeddingModel: c.embeddingModel,
+    store: c.store,
+    chunkUnit: CHUNK_UNITS[c.chunkUnit],
+  };
 }
 
 export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
@@ -233,16 +276,20 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
     createCollection: unary<rag.CreateCollectionRequest, rag.CreateCollectionResponse>(
       env,
       "CreateCollection",
-      async (raw) => {
+      async (raw, ctx) => {
         const req = createCollection.parse(raw);
+        const settings = chunkSettings(req, deps.defaults);
+        const embeddingModel = req.embeddingModel ?? deps.defaults.embeddingModel;
+        const store = checkStore(req.store, deps.qdrantConfigured);
+        await checkTokenizer(settings, embeddingModel, deps.tokenizer, ctx.signal);
         const c = await deps.store.createCollection({
           team: req.team,
           name: req.name,
-          ...chunkSettings(req, deps.defaults),
-          embeddingModel: req.embeddingModel ?? deps.defaults.embeddingModel,
-          store: checkStore(req.store, deps.qdrantConfigured),
+          ...settings,
+          embeddingModel,
+          store,
         });
-        return { collection: { ...c, createdUnix: Math.floor(c.createdAt.getTime() / 1000) } };
+        return { collection: toProtoCollection(c) };
       },
     ),
     getCollection: unary<rag.GetCollectionRequest, rag.GetCollectionResponse>(
@@ -253,7 +300,7 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
         const c = await deps.store.getCollection(req.team, req.name);
         const { chunks } = await deps.store.stats(c);
         return {
-          collection: { ...c, createdUnix: Math.floor(c.createdAt.getTime() / 1000) },
+          collection: toProtoCollection(c),
           chunks,
           denseWeight: c.denseWeight ?? undefined,
           calibratedChunks: c.calibratedChunks,
@@ -285,7 +332,11 @@ export function ragHandlers(deps: RagDeps): rag.RagServiceServer {
       const req = upsert.parse(raw);
       const col = await deps.store.getCollection(req.team, req.collection);
       const docs = req.documents.map(toDocumentInput);
-      return ingestDocuments(deps.store, col, docs, { embedder: deps.embedder, signal: ctx.signal });
+      return ingestDocuments(deps.store, col, docs, {
+        embedder: deps.embedder,
+        tokenizer: deps.tokenizer,
+        signal: ctx.signal,
+      });
     }),
     search: unary<rag.SearchRequest, rag.SearchResponse>(env, "Search", async (raw, ctx) => {
       const req = search.parse(raw);

@@ -3,10 +3,11 @@ import { serving } from "@sloughgpt/proto";
 import { callStream, callUnary, clientOptions } from "@sloughgpt/runtime";
 import type { ChatEvent, ChatModel, ChatOptions } from "./answer/answer.js";
 import type { ChatTurn } from "./answer/citations.js";
+import type { Tokenizer } from "./chunking/tokenizer.js";
 import type { Embedder } from "./embedding/embedder.js";
 
-/** Embedder and chat model over serving's gRPC Embed and Generate. */
-export class ServingClient implements Embedder, ChatModel {
+/** Embedder, tokenizer and chat model over serving's gRPC Embed, Tokenize and Generate. */
+export class ServingClient implements Embedder, Tokenizer, ChatModel {
   private readonly client: serving.ServingServiceClient;
 
   constructor(
@@ -24,6 +25,15 @@ export class ServingClient implements Embedder, ChatModel {
       { deadlineMs: this.timeoutMs, ...(signal ? { signal } : {}) },
     );
     return res.embeddings.map((e) => e.values);
+  }
+
+  async tokenize(model: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {
+    const res = await callUnary(
+      this.client.tokenize.bind(this.client),
+      { model, input: texts },
+      { deadlineMs: this.timeoutMs, ...(signal ? { signal } : {}) },
+    );
+    return res.tokens.map((t) => t.starts);
   }
 
   async chat(

@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { connectBus } from "@sloughgpt/bus";
 import { type Db, openDatabase } from "@sloughgpt/db";
-import { createLogger } from "@sloughgpt/runtime";
+import { serving } from "@sloughgpt/proto";
+import { callUnary, createLogger } from "@sloughgpt/runtime";
 import { type Platform, startPlatform } from "@sloughgpt/testing";
 
 let platform: Platform;
@@ -270,5 +272,68 @@ describe("search, delete and answer through the gateway", () => {
       query: "shock layer",
     });
     expect(left.body.results).toEqual([]);
+  });
+});
+
+describe("chunks counted in the embedding model's tokens", () => {
+  const words = ["shock", "wave", "boundary", "layer", "supersonic", "laminar", "separation", "pressure"];
+  const text = Array.from({ length: 400 }, (_, i) => `${words[i % 8]}${i % 7 ? "" : "."}`).join(" ");
+
+  test("chunk_size counts tokens: every chunk holds at most that many, and more text fits than in characters", async () => {
+    const created = await api<{ chunk_unit: string; chunk_size: number }>("/v1/rag/collections", {
+      name: "tok",
+      chunk_unit: "tokens",
+      chunk_size: 64,
+      chunk_overlap: 8,
+    });
+    expect(created).toMatchObject({ status: 201, body: { chunk_unit: "tokens", chunk_size: 64 } });
+    expect((await api<{ chunk_unit: string }>("/v1/rag/collections/tok")).body.chunk_unit).toBe("tokens");
+    expect(
+      (await api("/v1/rag/collections", { name: "chars", chunk_size: 64, chunk_overlap: 8 })).status,
+    ).toBe(201);
+    for (const name of ["tok", "chars"]) {
+      const up = await api<{ documents_changed: number }>(`/v1/rag/collections/${name}/documents`, {
+        documents: [{ id: "long", text }],
+      });
+      expect(up.body.documents_changed).toBe(1);
+    }
+    const chunks = async (collection: string) =>
+      (
+        await db.query<{ text: string }>(
+          "SELECT text FROM rag.chunks WHERE collection = $1 AND document_id = 'long' ORDER BY idx",
+          [collection],
+        )
+      ).rows.map((r) => r.text);
+    const byTokens = await chunks("tok");
+    const byChars = await chunks("chars");
+    expect(byTokens.length).toBeGreaterThan(1);
+    expect(byTokens.length).toBeLessThan(byChars.length);
+
+    const client = new serving.ServingServiceClient(
+      `127.0.0.1:${platform.ports.grpc.serving}`,
+      credentials.createInsecure(),
+    );
+    try {
+      const count = async (texts: string[]) =>
+        (await callUnary(client.tokenize.bind(client), { model: platform.modelId, input: texts })).tokens.map(
+          (t) => t.starts.length,
+        );
+      const [whole = 0] = await count([text]);
+      // At most 64 tokens each (a chunk tokenized alone may gain the word-start marker of its first word).
+      for (const n of await count(byTokens)) expect(n).toBeLessThanOrEqual(65);
+      expect(byTokens.length).toBeGreaterThanOrEqual(Math.ceil(whole / 64));
+    } finally {
+      client.close();
+    }
+  }, 120_000);
+
+  test("a lexical-only collection cannot count tokens: 400 naming chunk_unit", async () => {
+    const res = await api<{ error: { param: string } }>("/v1/rag/collections", {
+      name: "tok-lexical",
+      chunk_unit: "tokens",
+      embedding_model: "",
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.param).toBe("chunk_unit");
   });
 });

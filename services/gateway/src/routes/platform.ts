@@ -26,7 +26,15 @@ const createCollectionBody = z.object({
   embedding_model: z.string().max(256).optional(),
   // Where vectors live: postgres (default) or qdrant (when rag has QDRANT_URL).
   store: z.enum(["postgres", "qdrant"]).optional(),
+  // What chunk_size and chunk_overlap count: characters (default) or the embedding model's tokens.
+  chunk_unit: z.enum(["characters", "tokens"]).optional(),
 });
+const CHUNK_UNITS = {
+  characters: ragProto.ChunkUnit.CHUNK_UNIT_CHARACTERS,
+  tokens: ragProto.ChunkUnit.CHUNK_UNIT_TOKENS,
+} as const;
+const chunkUnitName = (u: ragProto.ChunkUnit | undefined) =>
+  u === ragProto.ChunkUnit.CHUNK_UNIT_TOKENS ? "tokens" : "characters";
 const jobParam = z.object({ id: z.string().min(1) });
 const answerBody = z.object({
   question: z.string().min(1),
@@ -94,6 +102,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
           chunkOverlap: body.chunk_overlap,
           embeddingModel: body.embedding_model,
           store: body.store,
+          chunkUnit: body.chunk_unit && CHUNK_UNITS[body.chunk_unit],
         },
         unary(request, reply),
       );
@@ -104,6 +113,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         team: c?.team,
         chunk_size: c?.chunkSize,
         chunk_overlap: c?.chunkOverlap,
+        chunk_unit: chunkUnitName(c?.chunkUnit),
         embedding_model: c?.embeddingModel,
         store: c?.store,
         created: c?.createdUnix,
@@ -126,6 +136,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
         name: c?.name,
         chunk_size: c?.chunkSize,
         chunk_overlap: c?.chunkOverlap,
+        chunk_unit: chunkUnitName(c?.chunkUnit),
         embedding_model: c?.embeddingModel,
         store: c?.store,
         created: c?.createdUnix,

@@ -8,38 +8,86 @@ export interface Chunk {
 }
 
 /**
- * Splits text into chunks of at most `size` characters, preferring paragraph, then
- * sentence, then word boundaries, with about `overlap` characters repeated between
- * neighbours. Pure; offsets always point back into the input.
+ * What chunk sizes count: characters, or a model's tokens given as the offsets where each token
+ * starts in the text (ascending, from serving's `Tokenize`).
  */
-export function chunkText(text: string, size: number, overlap: number): Chunk[] {
+export type ChunkUnit = { kind: "characters" } | { kind: "tokens"; starts: readonly number[] };
+
+const CHARACTERS: ChunkUnit = { kind: "characters" };
+
+/**
+ * Splits text into chunks of at most `size` units (characters or tokens), preferring paragraph, then
+ * sentence, then word boundaries, with about `overlap` units repeated between neighbours. A chunk
+ * that must be cut inside a word is cut at a unit boundary (never inside a token). Pure; offsets
+ * always point back into the input.
+ */
+export function chunkText(
+  text: string,
+  size: number,
+  overlap: number,
+  unit: ChunkUnit = CHARACTERS,
+): Chunk[] {
   if (size < 1) throw new RangeError("size must be positive");
+  const m = measure(text, unit);
   const step = Math.max(0, Math.min(overlap, Math.floor(size / 2)));
   const chunks: Chunk[] = [];
   let start = skipSpace(text, 0);
   while (start < text.length) {
-    const end = start + size >= text.length ? text.length : breakPoint(text, start, start + size);
+    // At least the unit under `start`, however many units share its offset.
+    const limit = Math.max(m.offset(m.index(start) + size), m.offset(m.index(start) + 1));
+    const end = limit >= text.length ? text.length : breakPoint(text, start, limit);
     const slice = text.slice(start, end).trimEnd();
     if (slice.length > 0)
       chunks.push({ index: chunks.length, text: slice, start, end: start + slice.length });
     if (end >= text.length) break;
-    const back = step > 0 ? wordStart(text, Math.max(start + 1, end - step)) : end;
+    const back = step > 0 ? wordStart(text, Math.max(start + 1, m.offset(m.index(end) - step))) : end;
     // The overlap starts at a word boundary inside this chunk; when a hard cut left none, none is repeated.
     start = skipSpace(text, back > start && back < end ? back : end);
   }
   return chunks;
 }
 
+/** Unit index ↔ character offset. */
+interface Measure {
+  /** The unit `pos` falls in: the last one starting at or before it. */
+  index(pos: number): number;
+  /** Where unit `i` starts; the text's end past the last one. */
+  offset(i: number): number;
+}
+
+function measure(text: string, unit: ChunkUnit): Measure {
+  if (unit.kind === "characters") {
+    return { index: (pos) => pos, offset: (i) => Math.min(Math.max(i, 0), text.length) };
+  }
+  const starts = unit.starts;
+  return {
+    index(pos) {
+      let lo = 0;
+      let hi = starts.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((starts[mid] ?? text.length) <= pos) lo = mid + 1;
+        else hi = mid;
+      }
+      return Math.max(0, lo - 1);
+    },
+    offset: (i) => (i < 0 ? 0 : Math.min(starts[i] ?? text.length, text.length)),
+  };
+}
+
 const BOUNDARIES = [/\n\s*\n/g, /[.!?]["')\]]?\s/g, /\s/g];
 
 function breakPoint(text: string, start: number, limit: number): number {
-  const window = text.slice(start, limit);
+  // One character past the limit: every boundary ends in whitespace, which the chunk drops, so one
+  // whose whitespace starts right at the limit still keeps the chunk within size.
+  const window = text.slice(start, limit + 1);
+  const half = (limit - start) / 2;
   for (const re of BOUNDARIES) {
     let last = -1;
     for (const m of window.matchAll(re)) {
       const at = (m.index ?? 0) + m[0].length;
       // Only break past the first half so chunks don't get tiny.
-      if (at > window.length / 2) last = at;
+      if (at > half) last = at;
     }
     if (last > 0) return start + last;
   }

@@ -3,6 +3,7 @@ import { RetentionPolicy } from "@nats-io/jetstream";
 import { type Bus, consume, defineSubject, publish } from "@sloughgpt/bus";
 import { AppError, InvalidArgumentError, type Logger } from "@sloughgpt/runtime";
 import { z } from "zod";
+import type { Tokenizer } from "../chunking/tokenizer.js";
 import type { Embedder } from "../embedding/embedder.js";
 import { DOCUMENT_FORMATS } from "../parse/index.js";
 import { type DocumentInput, ingestDocuments } from "../store/ingest.js";
@@ -122,6 +123,7 @@ export interface WorkerDeps {
   store: RagStore;
   jobs: JobStore;
   embedder?: Embedder | undefined;
+  tokenizer?: Tokenizer | undefined;
   logger: Logger;
   signal: AbortSignal;
   /** Deliveries of one message before it goes to the dead-letter subject. */
@@ -156,6 +158,7 @@ export function runIngestWorker(deps: WorkerDeps): Promise<void> {
         const col = await deps.store.getCollection(m.team, m.collection);
         await ingestDocuments(deps.store, col, [fromMessage(m.document)], {
           embedder: deps.embedder,
+          tokenizer: deps.tokenizer,
           signal: deps.signal,
         });
         await deps.jobs.finish(m.jobId, m.seq, m.document.id);

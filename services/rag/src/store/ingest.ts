@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { chunkText } from "../chunking/chunker.js";
+import { type ChunkUnit, chunkText } from "../chunking/chunker.js";
+import type { Tokenizer } from "../chunking/tokenizer.js";
 import { type Embedder, embedAll } from "../embedding/embedder.js";
 import { chunkPositions, type DocumentFormat, POSITIONS_KEY, parseDocument } from "../parse/index.js";
 import {
@@ -24,6 +25,8 @@ export interface DocumentInput {
 export interface IngestOptions {
   /** Required when the collection has an embedding model. */
   embedder?: Embedder | undefined;
+  /** Required when the collection counts chunks in its embedding model's tokens. */
+  tokenizer?: Tokenizer | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -52,9 +55,14 @@ export function documentHash(d: DocumentInput): string {
 }
 
 /** Converts a document to text and chunks it; its chunks' positions, if any, go with its metadata. */
-async function toWrite(d: DocumentInput, col: CollectionRow): Promise<DocumentWrite> {
+async function toWrite(d: DocumentInput, col: CollectionRow, opts: IngestOptions): Promise<DocumentWrite> {
   const parsed = await parseDocument(d);
-  const chunks = chunkText(parsed.text, col.chunkSize, col.chunkOverlap);
+  const chunks = chunkText(
+    parsed.text,
+    col.chunkSize,
+    col.chunkOverlap,
+    await chunkUnit(parsed.text, col, opts),
+  );
   const positions = chunkPositions(
     parsed.marks,
     chunks.map((c) => c.start),
@@ -65,6 +73,22 @@ async function toWrite(d: DocumentInput, col: CollectionRow): Promise<DocumentWr
     hash: documentHash(d),
     chunks,
   };
+}
+
+/** What the collection's chunk sizes count; in tokens, the converted text's tokens of its embedding model. */
+async function chunkUnit(
+  text: string,
+  col: CollectionRow,
+  opts: IngestOptions,
+): Promise<ChunkUnit | undefined> {
+  if (col.chunkUnit !== "tokens" || text.trim() === "") return undefined;
+  if (!opts.tokenizer || !col.embeddingModel) {
+    throw new Error(
+      `collection '${col.name}' counts tokens but has no tokenizer for '${col.embeddingModel}'`,
+    );
+  }
+  const [starts = []] = await opts.tokenizer.tokenize(col.embeddingModel, [text], opts.signal);
+  return { kind: "tokens", starts };
 }
 
 /**
@@ -86,7 +110,7 @@ export async function ingestDocuments(
   );
   const writes: DocumentWrite[] = [];
   // One at a time: a PDF's conversion holds its pages in memory.
-  for (const d of changed) writes.push(await toWrite(d, col));
+  for (const d of changed) writes.push(await toWrite(d, col, opts));
   if (col.embeddingModel) await attachEmbeddings(col, writes, opts);
   return store.upsertDocuments(col, writes);
 }

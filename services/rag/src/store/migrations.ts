@@ -132,4 +132,11 @@ export const migrations: Migration[] = [
       ALTER TABLE rag.collections
         ADD COLUMN store text NOT NULL DEFAULT 'postgres' CHECK (store IN ('postgres', 'qdrant'));`,
   },
+  {
+    // What chunk_size and chunk_overlap count: characters, or the embedding model's tokens.
+    id: "0006_chunk_unit",
+    sql: `
+      ALTER TABLE rag.collections
+        ADD COLUMN chunk_unit text NOT NULL DEFAULT 'characters' CHECK (chunk_unit IN ('characters', 'tokens'));`,
+  },
 ];

@@ -26,6 +26,8 @@ export interface CollectionRow {
   name: string;
   chunkSize: number;
   chunkOverlap: number;
+  /** What chunkSize and chunkOverlap count. */
+  chunkUnit: ChunkUnitKind;
   /** Where the collection's vectors live. */
   store: VectorStoreKind;
   /** Serving's model for chunk and query embeddings; empty: the collection is lexical only. */
@@ -65,11 +67,15 @@ export interface WriteResult {
 
 export type VectorStoreKind = "postgres" | "qdrant";
 
+/** Characters, or tokens of the collection's embedding model. */
+export type ChunkUnitKind = "characters" | "tokens";
+
 export interface NewCollection {
   team: string;
   name: string;
   chunkSize: number;
   chunkOverlap: number;
+  chunkUnit?: ChunkUnitKind | undefined;
   embeddingModel?: string | undefined;
   store?: VectorStoreKind | undefined;
 }
@@ -253,15 +259,24 @@ export class RagStore {
 
   async createCollection(c: NewCollection): Promise<CollectionRow> {
     const { rows } = await this.db.query<{ id: number; created_at: Date }>(
-      `INSERT INTO rag.collections (team, name, chunk_size, chunk_overlap, embedding_model, store)
-       VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO rag.collections (team, name, chunk_size, chunk_overlap, chunk_unit, embedding_model, store)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT DO NOTHING RETURNING id, created_at`,
-      [c.team, c.name, c.chunkSize, c.chunkOverlap, c.embeddingModel ?? "", c.store ?? "postgres"],
+      [
+        c.team,
+        c.name,
+        c.chunkSize,
+        c.chunkOverlap,
+        c.chunkUnit ?? "characters",
+        c.embeddingModel ?? "",
+        c.store ?? "postgres",
+      ],
     );
     const row = rows[0];
     if (!row) throw new AlreadyExistsError(`collection '${c.name}' already exists`, { param: "name" });
     return {
       ...c,
+      chunkUnit: c.chunkUnit ?? "characters",
       embeddingModel: c.embeddingModel ?? "",
       store: c.store ?? "postgres",
       denseWeight: null,
@@ -276,13 +291,14 @@ export class RagStore {
       id: number;
       chunk_size: number;
       chunk_overlap: number;
+      chunk_unit: ChunkUnitKind;
       embedding_model: string;
       store: VectorStoreKind;
       dense_weight: number | null;
       calibrated_chunks: number;
       created_at: Date;
     }>(
-      `SELECT id, chunk_size, chunk_overlap, embedding_model, store, dense_weight, calibrated_chunks::float8, created_at
+      `SELECT id, chunk_size, chunk_overlap, chunk_unit, embedding_model, store, dense_weight, calibrated_chunks::float8, created_at
          FROM rag.collections WHERE team = $1 AND name = $2`,
       [team, name],
     );
@@ -298,6 +314,7 @@ export class RagStore {
       name,
       chunkSize: r.chunk_size,
       chunkOverlap: r.chunk_overlap,
+      chunkUnit: r.chunk_unit,
       embeddingModel: r.embedding_model,
       store: r.store,
       denseWeight: r.dense_weight === null ? null : Number(r.dense_weight),

@@ -74,6 +74,48 @@ export function searchModeToJSON(object: SearchMode): string {
   }
 }
 
+/** What a collection's chunk_size and chunk_overlap count. */
+export enum ChunkUnit {
+  /** CHUNK_UNIT_UNSPECIFIED - The service default: characters. */
+  CHUNK_UNIT_UNSPECIFIED = 0,
+  CHUNK_UNIT_CHARACTERS = 1,
+  /** CHUNK_UNIT_TOKENS - Tokens of the collection's embedding model, as serving's Tokenize counts them. */
+  CHUNK_UNIT_TOKENS = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function chunkUnitFromJSON(object: any): ChunkUnit {
+  switch (object) {
+    case 0:
+    case "CHUNK_UNIT_UNSPECIFIED":
+      return ChunkUnit.CHUNK_UNIT_UNSPECIFIED;
+    case 1:
+    case "CHUNK_UNIT_CHARACTERS":
+      return ChunkUnit.CHUNK_UNIT_CHARACTERS;
+    case 2:
+    case "CHUNK_UNIT_TOKENS":
+      return ChunkUnit.CHUNK_UNIT_TOKENS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChunkUnit.UNRECOGNIZED;
+  }
+}
+
+export function chunkUnitToJSON(object: ChunkUnit): string {
+  switch (object) {
+    case ChunkUnit.CHUNK_UNIT_UNSPECIFIED:
+      return "CHUNK_UNIT_UNSPECIFIED";
+    case ChunkUnit.CHUNK_UNIT_CHARACTERS:
+      return "CHUNK_UNIT_CHARACTERS";
+    case ChunkUnit.CHUNK_UNIT_TOKENS:
+      return "CHUNK_UNIT_TOKENS";
+    case ChunkUnit.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** How a document's source is written; it is converted to plain text with positions (page, heading). */
 export enum DocumentFormat {
   /** DOCUMENT_FORMAT_UNSPECIFIED - Plain text. */
@@ -140,12 +182,13 @@ export interface Collection {
   embeddingModel: string;
   /** Where the collection's vectors live: postgres | qdrant. */
   store: string;
+  chunkUnit: ChunkUnit;
 }
 
 export interface CreateCollectionRequest {
   name: string;
   team: string;
-  /** Characters per chunk; unset means the service default. */
+  /** Units (chunk_unit) per chunk; unset means the service default (in tokens: a quarter of it). */
   chunkSize?:
     | number
     | undefined;
@@ -158,7 +201,11 @@ export interface CreateCollectionRequest {
     | string
     | undefined;
   /** postgres (default) | qdrant (when the service has QDRANT_URL). */
-  store?: string | undefined;
+  store?:
+    | string
+    | undefined;
+  /** Tokens need an embedding model whose engine can tokenize (llama.cpp). */
+  chunkUnit?: ChunkUnit | undefined;
 }
 
 export interface CreateCollectionResponse {
@@ -340,7 +387,16 @@ export interface Citation {
 }
 
 function createBaseCollection(): Collection {
-  return { name: "", team: "", chunkSize: 0, chunkOverlap: 0, createdUnix: 0, embeddingModel: "", store: "" };
+  return {
+    name: "",
+    team: "",
+    chunkSize: 0,
+    chunkOverlap: 0,
+    createdUnix: 0,
+    embeddingModel: "",
+    store: "",
+    chunkUnit: 0,
+  };
 }
 
 export const Collection: MessageFns<Collection> = {
@@ -365,6 +421,9 @@ export const Collection: MessageFns<Collection> = {
     }
     if (message.store !== "") {
       writer.uint32(58).string(message.store);
+    }
+    if (message.chunkUnit !== 0) {
+      writer.uint32(64).int32(message.chunkUnit);
     }
     return writer;
   },
@@ -438,6 +497,14 @@ export const Collection: MessageFns<Collection> = {
             message.store = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.chunkUnit = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -475,6 +542,11 @@ export const Collection: MessageFns<Collection> = {
         ? globalThis.String(object.embedding_model)
         : "",
       store: isSet(object.store) ? globalThis.String(object.store) : "",
+      chunkUnit: isSet(object.chunkUnit)
+        ? chunkUnitFromJSON(object.chunkUnit)
+        : isSet(object.chunk_unit)
+        ? chunkUnitFromJSON(object.chunk_unit)
+        : 0,
     };
   },
 
@@ -501,6 +573,9 @@ export const Collection: MessageFns<Collection> = {
     if (message.store !== "") {
       obj.store = message.store;
     }
+    if (message.chunkUnit !== 0) {
+      obj.chunkUnit = chunkUnitToJSON(message.chunkUnit);
+    }
     return obj;
   },
 
@@ -516,6 +591,7 @@ export const Collection: MessageFns<Collection> = {
     message.createdUnix = object.createdUnix ?? 0;
     message.embeddingModel = object.embeddingModel ?? "";
     message.store = object.store ?? "";
+    message.chunkUnit = object.chunkUnit ?? 0;
     return message;
   },
 };
@@ -528,6 +604,7 @@ function createBaseCreateCollectionRequest(): CreateCollectionRequest {
     chunkOverlap: undefined,
     embeddingModel: undefined,
     store: undefined,
+    chunkUnit: undefined,
   };
 }
 
@@ -550,6 +627,9 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     }
     if (message.store !== undefined) {
       writer.uint32(50).string(message.store);
+    }
+    if (message.chunkUnit !== undefined) {
+      writer.uint32(56).int32(message.chunkUnit);
     }
     return writer;
   },
@@ -615,6 +695,14 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
             message.store = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.chunkUnit = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -647,6 +735,11 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
         ? globalThis.String(object.embedding_model)
         : undefined,
       store: isSet(object.store) ? globalThis.String(object.store) : undefined,
+      chunkUnit: isSet(object.chunkUnit)
+        ? chunkUnitFromJSON(object.chunkUnit)
+        : isSet(object.chunk_unit)
+        ? chunkUnitFromJSON(object.chunk_unit)
+        : undefined,
     };
   },
 
@@ -670,6 +763,9 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     if (message.store !== undefined) {
       obj.store = message.store;
     }
+    if (message.chunkUnit !== undefined) {
+      obj.chunkUnit = chunkUnitToJSON(message.chunkUnit);
+    }
     return obj;
   },
 
@@ -684,6 +780,7 @@ export const CreateCollectionRequest: MessageFns<CreateCollectionRequest> = {
     message.chunkOverlap = object.chunkOverlap ?? undefined;
     message.embeddingModel = object.embeddingModel ?? undefined;
     message.store = object.store ?? undefined;
+    message.chunkUnit = object.chunkUnit ?? undefined;
     return message;
   },
 };
