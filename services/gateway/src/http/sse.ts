@@ -33,6 +33,15 @@ export class SseWriter {
     });
   }
 
+  /**
+   * Holds what is sent next until done(): the closing events of a stream (finish reason, usage,
+   * `[DONE]`) leave in one TCP segment instead of three, waking the client once.
+   */
+  hold(): void {
+    if (!this.res.destroyed && this.res.writableCorked === 0) this.res.cork();
+  }
+
+  /** Ends the stream with `[DONE]`, sending anything held with it. */
   done(): void {
     if (!this.res.destroyed) this.res.end("data: [DONE]\n\n");
   }

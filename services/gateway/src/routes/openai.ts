@@ -168,6 +168,7 @@ async function relayStream(
       } else if (ev?.$case === "final") {
         final = ev.final;
         seen.onFinal(ev.final);
+        sse.hold();
       }
     }
     await sse.send(contentChunk(kind, meta, undefined, finishReason(final?.finishReason)));
