@@ -228,4 +228,31 @@ describe("document formats through the rag service", () => {
     ]);
     expect((await search("glacier melt")).results[0]).toMatchObject({ documentId: "queued.pdf", page: 2 });
   }, 30_000);
+
+  test("an ingest job: a small PDF whose text expands past 5,000,000 characters is that document's error", async () => {
+    // 11 pages of 500 lines of 1,000 characters, deflated: about 10 kB.
+    const line = "x".repeat(1000);
+    const bomb = minimalPdf(
+      Array.from({ length: 11 }, () => Array.from({ length: 500 }, () => line)),
+      { compress: true, fontSize: 1 },
+    );
+    const submitted = await callUnary(client.submitIngestJob.bind(client), {
+      collection: "docs",
+      team,
+      documents: [
+        doc("bomb.pdf", rag.DocumentFormat.DOCUMENT_FORMAT_PDF, bomb),
+        doc("small.md", rag.DocumentFormat.DOCUMENT_FORMAT_MARKDOWN, "# Small\n\nSnow leopard sightings."),
+      ],
+    });
+    let job: rag.GetIngestJobResponse | undefined;
+    for (let i = 0; i < 600 && job?.state !== "failed" && job?.state !== "succeeded"; i++) {
+      job = await callUnary(client.getIngestJob.bind(client), { id: submitted.jobId, team });
+      await sleep(100);
+    }
+    expect(job).toMatchObject({ state: "failed", total: 2, done: 1, failed: 1 });
+    expect(job?.errors).toEqual([
+      { documentId: "bomb.pdf", error: "document 'bomb.pdf': its text is over 5000000 characters" },
+    ]);
+    expect((await search("snow leopard")).results[0]).toMatchObject({ documentId: "small.md" });
+  }, 90_000);
 });

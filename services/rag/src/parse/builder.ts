@@ -29,6 +29,11 @@ export class TextBuilder {
   private headingText = "";
   private inHeading = false;
 
+  /** Characters written so far. */
+  get length(): number {
+    return this.out.length;
+  }
+
   /** Inline text; runs of whitespace become one space unless `preserve`. */
   text(s: string, preserve = false): void {
     if (preserve) {

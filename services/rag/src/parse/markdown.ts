@@ -1,12 +1,12 @@
 import { decodeHTML } from "entities";
 import { Lexer, type Token, type Tokens } from "marked";
 import { type ParsedDocument, TextBuilder } from "./builder.js";
-import { htmlToText } from "./html.js";
+import { writeHtml } from "./html.js";
 
 /**
  * Markdown (CommonMark with GFM tables) as plain text: markup is dropped, blocks become paragraphs,
- * list items and table rows lines, code is kept as written, raw HTML blocks are converted as HTML,
- * and `#` headings become headings (marks). Pure.
+ * list items and table rows lines, code is kept as written, raw HTML blocks are converted as HTML
+ * (their headings and breaks included), and `#` headings become headings (marks). Pure.
  */
 export function markdownToText(markdown: string): ParsedDocument {
   const out = new TextBuilder();
@@ -48,7 +48,7 @@ function block(out: TextBuilder, t: Tokens.Generic): void {
       return;
     case "html":
       out.paragraph();
-      out.text(htmlToText(t.text).text);
+      writeHtml(out, t.text);
       out.paragraph();
       return;
     case "blockquote":
@@ -93,7 +93,8 @@ function inline(out: TextBuilder, tokens: Token[]): void {
         out.text(t.text);
         break;
       case "image":
-        out.text(t.text);
+        // Its alt text, which marked keeps as written, character references included.
+        out.text(decodeHTML(t.text));
         break;
       case "html":
         break;

@@ -5,6 +5,7 @@ import { chunkText } from "../chunking/chunker.js";
 import {
   chunkPositions,
   htmlToText,
+  MAX_TEXT_CHARS,
   type Mark,
   markdownToText,
   POSITIONS_KEY,
@@ -44,6 +45,18 @@ describe("HTML to text", () => {
   test("an unclosed head ends at the body; unclosed tags end with the document", () => {
     expect(htmlToText("<head><title>x</title><body><p>Body text<p>More").text).toBe("Body text\n\nMore");
     expect(htmlToText("plain words, no tags").text).toBe("plain words, no tags");
+  });
+
+  test("without <body> or </head>, the head ends where body content starts (as browsers parse it)", () => {
+    expect(htmlToText("<html><head><title>X</title><link rel=x><p>Hello world</p></html>").text).toBe(
+      "Hello world",
+    );
+    const minified = htmlToText('<!doctype html><meta charset="utf-8"><title>X</title><h1>Intro</h1>Text');
+    expect(minified).toEqual({ text: "Intro\n\nText", marks: [{ at: 0, heading: "Intro" }] });
+    // Text that is not whitespace starts the body too; head elements' content never becomes text.
+    expect(htmlToText("<head><style>p{}</style><script>x()</script>Loose words<p>and more").text).toBe(
+      "Loose words\n\nand more",
+    );
   });
 
   test("never throws, and its marks are ordered offsets into its text (any input)", () => {
@@ -105,6 +118,31 @@ describe("markdown to text", () => {
     expect(doc.text.slice(doc.marks[1]?.at)).toMatch(/^Install/);
   });
 
+  test("image alt text has its character references decoded", () => {
+    expect(markdownToText("See ![alt &amp; text &#x2192;](x.png) here.").text).toBe("See alt & text → here.");
+  });
+
+  test("a raw HTML block keeps its headings and paragraph breaks", () => {
+    const doc = markdownToText(
+      [
+        "# Top",
+        "",
+        "<div>",
+        "<h2>Raw   section</h2>",
+        "<p>First.</p>",
+        "<p>Second.</p>",
+        "</div>",
+        "",
+        "After.",
+      ].join("\n"),
+    );
+    expect(doc.text).toBe("Top\n\nRaw section\n\nFirst.\n\nSecond.\n\nAfter.");
+    expect(doc.marks).toEqual([
+      { at: 0, heading: "Top" },
+      { at: doc.text.indexOf("Raw"), heading: "Raw section" },
+    ]);
+  });
+
   test("each chunk of a long document gets the heading of the section it starts in", () => {
     const section = (n: number) =>
       `## Section ${n}\n\n${Array.from({ length: 30 }, (_, i) => `Sentence ${i} of section ${n}.`).join(" ")}`;
@@ -158,6 +196,59 @@ describe("PDF to text", () => {
     );
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as Error).message).toMatch(/^document 'bad.pdf': the PDF could not be read/);
+  });
+});
+
+describe("converted text limit", () => {
+  test("a document whose converted text passes the limit is the document's error, naming it", async () => {
+    for (const format of ["text", "markdown", "html"] as const) {
+      const text = "word ".repeat(MAX_TEXT_CHARS / 5 + 1);
+      const err = await parseDocument({ id: `big-${format}`, text, format }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      expect(err).toMatchObject({ param: "documents", reason: "document_too_large" });
+      expect((err as Error).message).toMatch(new RegExp(`^document 'big-${format}': .*5000000 characters`));
+    }
+    const { text } = await parseDocument({
+      id: "ok",
+      text: "word ".repeat(MAX_TEXT_CHARS / 5),
+      format: "text",
+    });
+    expect(text.length).toBe(MAX_TEXT_CHARS);
+  });
+
+  test("a PDF's pages are read only until its text passes the limit", async () => {
+    const bytes = minimalPdf([["A first page of some length."], ["A second page."], ["A third page."]]);
+    const doc = await pdfToText(bytes, { maxChars: 30 });
+    expect(doc.text).toBe("A first page of some length.\n\nA second page.");
+    expect(doc.marks).toEqual([
+      { at: 0, page: 1 },
+      { at: 30, page: 2 },
+    ]);
+    const err = await parseDocument(
+      { id: "p.pdf", text: "", format: "pdf", content: bytes },
+      { maxChars: 30 },
+    ).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^document 'p.pdf': .*30 characters/);
+  });
+
+  test("a compressed PDF's text is limited as it is read", async () => {
+    const line = "x".repeat(1000);
+    const bytes = minimalPdf(
+      Array.from({ length: 4 }, () => Array.from({ length: 100 }, () => line)),
+      { compress: true, fontSize: 1 },
+    );
+    expect(bytes.length).toBeLessThan(10_000);
+    const doc = await pdfToText(bytes, { maxChars: 150_000 });
+    expect(doc.marks.map((m) => m.page)).toEqual([1, 2]);
+    // Two pages of 100 lines, a paragraph break between them.
+    expect(doc.text.length).toBe(2 * (100 * 1001 - 1) + 2);
+    const err = await parseDocument(
+      { id: "bomb.pdf", text: "", format: "pdf", content: bytes },
+      {
+        maxChars: 150_000,
+      },
+    ).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^document 'bomb.pdf': .*150000 characters/);
   });
 });
 
