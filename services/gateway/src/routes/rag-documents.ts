@@ -1,6 +1,9 @@
 import { rag as ragProto } from "@sloughgpt/proto";
 import { z } from "zod";
 
+// Copies of rag's DOCUMENT_FORMATS, MAX_TEXT_CHARS and MAX_PDF_BYTES (services/rag/src/parse/index.ts):
+// the gateway does not depend on the rag package. Change both together.
+
 /** Largest text, markdown or HTML source of one document, in characters (as rag accepts). */
 export const MAX_TEXT_CHARS = 5_000_000;
 /** Largest PDF of one document, in bytes (as rag accepts); the request's body limit may be lower. */
