@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import type { Db } from "@sloughgpt/db";
+import { FailedPreconditionError } from "@sloughgpt/runtime";
 import { createTestDatabase, type FakeQdrant, startFakeQdrant } from "@sloughgpt/testing";
 import type { Embedder } from "../src/embedding/embedder.js";
+import { POSITIONS_KEY, positionOf } from "../src/parse/index.js";
 import { EmbeddingIndex } from "../src/retrieval/dense.js";
 import { type FilterNode, parseFilter } from "../src/retrieval/filter.js";
 import { Retriever } from "../src/retrieval/retriever.js";
 import { openRagStore } from "../src/store/open.js";
-import { QdrantVectors } from "../src/store/qdrant.js";
+import { collectionConfig, QdrantVectors } from "../src/store/qdrant.js";
 import { QdrantHybrid } from "../src/store/qdrant-hybrid.js";
 import {
   type CollectionRow,
@@ -283,12 +285,12 @@ describe("search of collections whose vectors are in Qdrant (fake Qdrant, a test
     const before = fake.requests.filter((r) => r === QUERY).length;
     const hits = await retriever.search(a, { query: "apple pie", topK: 3, mode: "hybrid" });
     expect(fake.requests.filter((r) => r === QUERY).length - before).toBe(1);
-    // Dense alone: vec, both, lex, none. Sparse alone: lex, both. RRF (k = 2): lex 1/4 + 1/2,
-    // both 1/3 + 1/3, vec 1/2, none 1/5.
+    // Dense alone: vec, both, lex, none. Sparse alone: lex, both. RRF with rag's k = 60 over ranks
+    // from 1: lex 1/63 + 1/61, both 1/62 + 1/62, vec 1/61, none 1/64.
     expect(hits.map((h) => [h.documentId, h.score])).toEqual([
-      ["lex", expect.closeTo(1 / 4 + 1 / 2, 6)],
-      ["both", expect.closeTo(2 / 3, 6)],
-      ["vec", expect.closeTo(1 / 2, 6)],
+      ["lex", expect.closeTo(1 / 63 + 1 / 61, 6)],
+      ["both", expect.closeTo(2 / 62, 6)],
+      ["vec", expect.closeTo(1 / 61, 6)],
     ]);
     expect(hits[0]).toMatchObject({
       chunkId: "lex#0",
@@ -308,8 +310,8 @@ describe("search of collections whose vectors are in Qdrant (fake Qdrant, a test
     expect(teamB.map((h) => h.documentId)).toEqual(["b-only"]);
   }, 60_000);
 
-  test("lexical search ranks by the sparse vectors in Qdrant with the scores of Postgres BM25", async () => {
-    // A Qdrant collection of its own: its IDF counts every tenant's points.
+  test("lexical search ranks by the sparse vectors in Qdrant with the scores of Postgres BM25, per tenant", async () => {
+    // A Qdrant collection of its own, shared with another tenant whose chunks hold the query's terms.
     const own = await startFakeQdrant();
     const vectors = new QdrantVectors(new QdrantClient({ url: own.url, checkCompatibility: false }));
     const opened = await openRagStore({ qdrant: vectors });
@@ -340,6 +342,25 @@ describe("search of collections whose vectors are in Qdrant (fake Qdrant, a test
       const [pg, qd] = [await make("postgres"), await make("qdrant")];
       await opened.store.upsertDocuments(pg, docs);
       await opened.store.upsertDocuments(qd, docs);
+      const neighbour = await opened.store.createCollection({
+        team: "u",
+        name: "qdrant",
+        chunkSize: 2000,
+        chunkOverlap: 0,
+        embeddingModel: "m",
+        store: "qdrant",
+      });
+      const theirs = Array.from({ length: 12 }, (_, i) => {
+        const text = `Laminar boundary layer number ${i} on the wing${i % 3 ? "" : ", separation"}.`;
+        return {
+          id: `u${i}`,
+          metadata: {},
+          hash: contentHash(text, {}),
+          chunks: [{ index: 0, text, start: 0, end: text.length }],
+          embeddings: [at(i / 10)],
+        };
+      });
+      await opened.store.upsertDocuments(neighbour, theirs);
       const terms = await opened.store.analyze("laminar boundary layer separation at the wing");
       const before = own.requests.length;
       const [inPostgres, inQdrant] = [
@@ -360,4 +381,111 @@ describe("search of collections whose vectors are in Qdrant (fake Qdrant, a test
       await own.close();
     }
   }, 60_000);
+
+  test("points carry no chunk positions; searches still give each chunk's page and heading", async () => {
+    const col = await collection("team-p", "paged");
+    const runs = Array.from({ length: 500 }, (_, i) => ({ chunk: i, page: i + 1, heading: `H${i}` }));
+    const texts = ["Apple orchards in spring.", "Apple pie from the orchard."];
+    await store.upsertDocuments(col, [
+      {
+        id: "book",
+        metadata: { kind: "book", [POSITIONS_KEY]: runs },
+        hash: contentHash(texts.join("\n"), { kind: "book" }),
+        chunks: texts.map((text, index) => ({ index, text, start: 0, end: text.length })),
+        embeddings: [at(0.3), at(0)],
+      },
+    ]);
+    const client = new QdrantClient({ url: fake.url, checkCompatibility: false });
+    const raw = await client.query("sloughgpt_rag", {
+      query: at(0),
+      using: "dense",
+      filter: { must: [{ key: "tenant", match: { value: "team-p/paged" } }] },
+      with_payload: true,
+    });
+    expect(raw.points).toHaveLength(2);
+    for (const p of raw.points) expect(p.payload?.metadata).toEqual({ kind: "book" });
+
+    const positions = (hits: SearchHit[]) =>
+      hits.map((h) => [h.chunkId, positionOf(h.metadata, h.index).position]);
+    const want = [
+      ["book#1", { page: 2, heading: "H1" }],
+      ["book#0", { page: 1, heading: "H0" }],
+    ];
+    expect(positions(await store.nearest(col, at(0), { topK: 2 }))).toEqual(want);
+    const terms = await store.analyze("apple pie");
+    expect(positions(await store.bm25(col, terms, { topK: 2 }))).toEqual(want);
+    const retriever = new Retriever({
+      lexical: store,
+      dense: new EmbeddingIndex(store, embedder),
+      storeFusion: new QdrantHybrid(qdrant, embedder),
+    });
+    const hybrid = await retriever.search(col, { query: "apple pie", topK: 2, mode: "hybrid" });
+    expect(positions(hybrid)).toEqual(want);
+  }, 60_000);
+
+  test("the default mode at calibrated dense weight 1 is rag's fusion (RM3, proximity), not Qdrant's", async () => {
+    const col = await collection("team-c", "calibrated");
+    await write(col, [
+      { id: "lex", text: "Apple pie, the apple recipe.", angle: 1.4 },
+      { id: "vec", text: "A dessert of baked fruit.", angle: 0 },
+      { id: "both", text: "An apple dessert.", angle: 0.2 },
+    ]);
+    const { chunks } = await store.stats(col);
+    const calibrated = { ...col, denseWeight: 1, calibratedChunks: chunks };
+    const options = { lexical: store, dense: new EmbeddingIndex(store, embedder), calibration: { store } };
+    const withStore = new Retriever({ ...options, storeFusion: new QdrantHybrid(qdrant, embedder) });
+    const before = fake.requests.filter((r) => r === QUERY).length;
+    const hits = await withStore.search(calibrated, { query: "apple pie", topK: 3 });
+    expect(fake.requests.filter((r) => r === QUERY).length - before).toBeGreaterThan(1);
+    const inRag = await new Retriever(options).search(calibrated, { query: "apple pie", topK: 3 });
+    expect(hits).toEqual(inRag);
+  }, 60_000);
+});
+
+describe("a Qdrant collection made by an older release (fake Qdrant, a test double)", () => {
+  const old = [
+    ["without the sparse vector", { vectors: collectionConfig(3).vectors }],
+    [
+      "with Qdrant's IDF over every tenant",
+      { ...collectionConfig(3), sparse_vectors: { sparse: { modifier: "idf" as const } } },
+    ],
+  ] as const;
+
+  test.each(old)(
+    "%s: writes and searches fail with what to do",
+    async (_, config) => {
+      const fake = await startFakeQdrant();
+      const client = new QdrantClient({ url: fake.url, checkCompatibility: false });
+      const { db, store } = await openRagStore({ qdrant: new QdrantVectors(client) });
+      try {
+        // After the store opens: a connection idle longer than the server's keep-alive is reset.
+        await client.createCollection("sloughgpt_rag", config);
+        const col = await store.createCollection({
+          team: "t",
+          name: "old",
+          chunkSize: 2000,
+          chunkOverlap: 0,
+          embeddingModel: "m",
+          store: "qdrant",
+        });
+        const write = store.upsertDocuments(col, [
+          {
+            id: "d",
+            metadata: {},
+            hash: contentHash("apple", {}),
+            chunks: [{ index: 0, text: "apple", start: 0, end: 5 }],
+            embeddings: [at(0)],
+          },
+        ]);
+        await expect(write).rejects.toThrow(FailedPreconditionError);
+        await expect(write).rejects.toThrow(/delete it \(DELETE \/collections\/sloughgpt_rag\)/);
+        expect(await store.contentHashes(col, ["d"])).toEqual(new Map());
+        await expect(store.nearest(col, at(0), { topK: 1 })).rejects.toThrow(FailedPreconditionError);
+      } finally {
+        await db.close();
+        await fake.close();
+      }
+    },
+    60_000,
+  );
 });

@@ -105,4 +105,45 @@ describe("fake Qdrant: sparse vectors, the Query API and RRF", () => {
     expect((await call("POST", "/points/query", { query: [1, 0], using: "sparse" })).status).toBe(400);
     expect((await call("POST", "/points/query", { query: { fusion: "rrf" } })).status).toBe(400);
   });
+
+  test("collection info has Qdrant's shape: config.params.vectors and sparse_vectors as created", async () => {
+    const res = await fetch(`${fake.url}/collections/${name}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { result: { config: { params: Record<string, unknown> } } };
+    expect(body.result.config.params).toMatchObject({
+      vectors: { dense: { size: 2, distance: "Cosine" } },
+      sparse_vectors: { sparse: { modifier: "idf" } },
+    });
+    expect((await fetch(`${fake.url}/collections/missing`)).status).toBe(404);
+  });
+
+  test("without the IDF modifier a sparse query scores the plain dot product; with_payload picks keys", async () => {
+    const put = (path: string, body: unknown) =>
+      fetch(`${fake.url}/collections/plain${path}`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    await put("", { vectors: { dense: { size: 2, distance: "Cosine" } }, sparse_vectors: { sparse: {} } });
+    await put("/points?wait=true", {
+      points: [
+        { id: 1, vector: { dense: [1, 0], sparse: { indices: [9], values: [2] } }, payload: { a: 1, b: 2 } },
+        { id: 2, vector: { dense: [0, 1], sparse: { indices: [9], values: [1] } }, payload: { a: 3 } },
+      ],
+    });
+    const res = await fetch(`${fake.url}/collections/plain/points/query`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: { indices: [9], values: [3] }, using: "sparse", with_payload: ["b"] }),
+    });
+    const { result } = (await res.json()) as { result: { points: Point[] } };
+    expect(result.points.map((p) => [p.id, p.score, p.payload])).toEqual([
+      [1, 6, { b: 2 }],
+      [2, 3, {}],
+    ]);
+    const info = (await (await fetch(`${fake.url}/collections/plain`)).json()) as {
+      result: { config: { params: { sparse_vectors: unknown } } };
+    };
+    expect(info.result.config.params.sparse_vectors).toEqual({ sparse: {} });
+  });
 });

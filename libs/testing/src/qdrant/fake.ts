@@ -5,10 +5,12 @@ import type { AddressInfo } from "node:net";
  * A test double of the Qdrant REST API: the subset of endpoints rag uses, with Qdrant's request and
  * response shapes (its OpenAPI schema, v1.17), status codes and semantics: cosine vectors normalized
  * on write; named dense and sparse vectors (sparse: unique indices, dot product over shared
- * dimensions, the `idf` modifier); filters with must/should/must_not, `match.value`/`match.any` on
- * dotted payload keys, where an array payload value matches when any element does; the Query API
- * with nearest queries, prefetches (a request's filter also restricts its prefetches) and RRF
- * fusion. State is in memory; nothing is persisted. Qdrant itself cannot run on our CI machines.
+ * dimensions, no modifier by default, or `idf`); collection info with the config it was created
+ * with; filters with must/should/must_not, `match.value`/`match.any` on dotted payload keys, where
+ * an array payload value matches when any element does; the Query API with nearest queries,
+ * prefetches (a request's filter also restricts its prefetches), RRF fusion and `with_payload` as
+ * a flag or a list of keys. State is in memory; nothing is persisted. Qdrant itself cannot run on
+ * our CI machines.
  */
 export interface FakeQdrant {
   url: string;
@@ -60,7 +62,7 @@ interface Body extends QueryBody {
     | { id: string | number; vector: unknown; payload?: Record<string, unknown> }[]
     | (string | number)[];
   offset?: number;
-  with_payload?: boolean;
+  with_payload?: boolean | string[];
 }
 
 /** What a Query API request and each of its prefetches share. */
@@ -374,6 +376,69 @@ function evaluate(c: Collection, body: QueryBody, inherited: Filter | undefined)
     .slice(0, limit);
 }
 
+/** The payload a query returns: all of it, none, or the listed top-level keys. */
+function payloadOf(p: Point, withPayload: Body["with_payload"]): { payload?: Record<string, unknown> } {
+  if (!withPayload) return {};
+  if (withPayload === true) return { payload: p.payload };
+  return {
+    payload: Object.fromEntries(withPayload.filter((k) => k in p.payload).map((k) => [k, p.payload[k]])),
+  };
+}
+
+/**
+ * GET /collections/{name}'s result (Qdrant's CollectionInfo): `config.params.vectors` as created
+ * (one unnamed config, or named ones), `config.params.sparse_vectors` only when there are any, each
+ * with the `modifier` it was given; the fake's storage and optimizer settings are Qdrant's defaults.
+ */
+function collectionInfo(c: Collection) {
+  const { "": unnamed, ...named } = c.vectors;
+  const sparse = Object.keys(c.sparseVectors).length > 0 ? { sparse_vectors: c.sparseVectors } : {};
+  return {
+    status: "green",
+    optimizer_status: "ok",
+    indexed_vectors_count: 0,
+    points_count: c.points.size,
+    segments_count: 1,
+    config: {
+      params: {
+        vectors: unnamed ?? named,
+        shard_number: 1,
+        replication_factor: 1,
+        write_consistency_factor: 1,
+        on_disk_payload: true,
+        ...sparse,
+      },
+      hnsw_config: {
+        m: 16,
+        ef_construct: 100,
+        full_scan_threshold: 10000,
+        max_indexing_threads: 0,
+        on_disk: false,
+      },
+      optimizer_config: {
+        deleted_threshold: 0.2,
+        vacuum_min_vector_number: 1000,
+        default_segment_number: 0,
+        max_segment_size: null,
+        memmap_threshold: null,
+        indexing_threshold: 10000,
+        flush_interval_sec: 5,
+        max_optimization_threads: null,
+      },
+      wal_config: { wal_capacity_mb: 32, wal_segments_ahead: 0 },
+      quantization_config: null,
+    },
+    payload_schema: Object.fromEntries(
+      [...c.indexes].map(([key, schema]) => [
+        key,
+        typeof schema === "string"
+          ? { data_type: schema, points: c.points.size }
+          : { data_type: (schema as { type: string }).type, params: schema, points: c.points.size },
+      ]),
+    ),
+  };
+}
+
 export async function startFakeQdrant(opts: { version?: string } = {}): Promise<FakeQdrant> {
   const collections = new Map<string, Collection>();
   const requests: string[] = [];
@@ -392,6 +457,7 @@ export async function startFakeQdrant(opts: { version?: string } = {}): Promise<
       () => ({ title: "qdrant - vector search engine (fake)", version: opts.version ?? "1.17.0" }),
     ],
     ["GET", /^\/collections\/([^/]+)\/exists$/, ([n]) => ({ exists: collections.has(n as string) })],
+    ["GET", /^\/collections\/([^/]+)$/, ([n]) => collectionInfo(get(n as string))],
     [
       "PUT",
       /^\/collections\/([^/]+)$/,
@@ -451,7 +517,7 @@ export async function startFakeQdrant(opts: { version?: string } = {}): Promise<
             id: p.id,
             version: p.version,
             score,
-            ...(body.with_payload ? { payload: p.payload } : {}),
+            ...payloadOf(p, body.with_payload),
           }));
         return { points };
       },

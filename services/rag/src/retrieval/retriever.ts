@@ -28,12 +28,13 @@ export type CalibrationStore = Pick<RagStore, "stats" | "sampleChunks" | "setDen
 
 /**
  * Hybrid search fused by the store that keeps a collection's vectors (Qdrant's Query API: both
- * lists and their RRF in one request), for the collections it `holds`, when both lists weigh the
- * same (its RRF is unweighted).
+ * lists and their RRF, with constant `k` as in rrf.ts, in one request), for the collections it
+ * `holds`. Used only by the `hybrid` mode with equal configured weights (its RRF is unweighted);
+ * its lexical list is BM25 of the query alone (no RM3, no proximity rescoring).
  */
 export interface StoreFusion {
   holds(col: CollectionRow): boolean;
-  hybrid(req: DenseQuery & { terms: WeightedTerm[]; depth: number }): Promise<SearchHit[]>;
+  hybrid(req: DenseQuery & { terms: WeightedTerm[]; depth: number; k: number }): Promise<SearchHit[]>;
 }
 
 export interface FusionOptions {
@@ -53,7 +54,12 @@ export interface RetrieverOptions {
   /** Unset until an embedding model is configured: dense and hybrid then fail FAILED_PRECONDITION. */
   dense?: DenseIndex | undefined;
   reranker?: Reranker | undefined;
-  /** Unset: every hybrid search is fused here, by weighted RRF. */
+  /**
+   * Unset: every hybrid search is fused here, by weighted RRF. Set: the `hybrid` mode of the
+   * collections it holds, when the configured weights are equal, is fused by it in one request;
+   * the default mode (`auto`, calibrated weights) never is, so its results do not change character
+   * when the calibrated weight reaches 1.
+   */
   storeFusion?: StoreFusion | undefined;
   bm25?: Bm25Params;
   /** RM3 query expansion as a second lexical pass; `false` ranks by BM25 of the query alone. */
@@ -126,7 +132,7 @@ export class Retriever {
   private async auto(col: CollectionRow, req: SearchRequest): Promise<SearchHit[]> {
     const weight = await this.calibratedWeight(col, req.signal);
     if (weight <= 0) return this.lexical(col, req);
-    return this.fuse(col, req, { lexical: 1, dense: weight });
+    return this.fuse(col, req, { lexical: 1, dense: weight }, false);
   }
 
   /** The collection's dense weight, measured again when the collection has grown or shrunk enough. */
@@ -205,7 +211,8 @@ export class Retriever {
     if (mode === "lexical") return this.lexical(col, req);
     const dense = this.requireDense(col);
     if (mode === "dense") return dense.search({ collection: col, ...req });
-    return this.fuse(col, req, this.fusion.weights);
+    const { lexical, dense: d } = this.fusion.weights;
+    return this.fuse(col, req, this.fusion.weights, lexical === d && d > 0);
   }
 
   private requireDense(col: CollectionRow): DenseIndex {
@@ -217,17 +224,19 @@ export class Retriever {
     return this.opts.dense;
   }
 
+  /** Weighted RRF of the lexical and dense lists; by the store's fusion when `inStore` and it holds `col`. */
   private async fuse(
     col: CollectionRow,
     req: SearchRequest,
     weights: FusionOptions["weights"],
+    inStore: boolean,
   ): Promise<SearchHit[]> {
     const dense = this.requireDense(col);
     const depth = Math.max(req.topK, this.fusion.depth);
     const store = this.opts.storeFusion;
-    if (store?.holds(col) && weights.lexical === weights.dense && weights.dense > 0) {
+    if (inStore && store?.holds(col)) {
       const terms = await this.opts.lexical.analyze(req.query);
-      return store.hybrid({ collection: col, ...req, terms, depth });
+      return store.hybrid({ collection: col, ...req, terms, depth, k: this.fusion.k });
     }
     const [lexical, vector] = await Promise.all([
       this.lexical(col, { ...req, topK: depth }),

@@ -1,11 +1,14 @@
 import type { Queryable } from "@sloughgpt/db";
-import { chunkSparseVector, type SparseVector } from "../text/sparse.js";
-import type { VectorChunk } from "./qdrant.js";
+import { POSITIONS_KEY } from "../parse/index.js";
+import { type CollectionFrequencies, chunkSparseVector, type SparseVector } from "../text/sparse.js";
+import type { QdrantCatalog, VectorChunk } from "./qdrant.js";
 import type { CollectionRow, DocumentWrite } from "./store.js";
 
 /**
  * What Qdrant keeps of written documents: each chunk that has an embedding, with its sparse vector
- * (chunkSparseVectors). Chunks without one (a collection with no embedding model) stay in Postgres.
+ * (chunkSparseVectors) and its document's metadata without the chunks' positions (runs of page and
+ * heading that can be thousands long: every point would carry them all; searches read positions
+ * from Postgres). Chunks without one (a collection with no embedding model) stay in Postgres.
  */
 export async function vectorChunks(
   tx: Queryable,
@@ -18,16 +21,50 @@ export async function vectorChunks(
     docs.map((d) => d.id),
   );
   const empty: SparseVector = { indices: [], values: [] };
-  return docs.flatMap((d) =>
-    d.chunks.flatMap((c, i) => {
+  return docs.flatMap((d) => {
+    const { [POSITIONS_KEY]: _, ...metadata } = d.metadata;
+    return d.chunks.flatMap((c, i) => {
       const vector = d.embeddings?.[i];
       if (!vector) return [];
       const terms = sparse.get(`${d.id}#${c.index}`) ?? empty;
-      return [
-        { documentId: d.id, index: c.index, text: c.text, vector, sparse: terms, metadata: d.metadata },
-      ];
-    }),
-  );
+      return [{ documentId: d.id, index: c.index, text: c.text, vector, sparse: terms, metadata }];
+    });
+  });
+}
+
+/** What searches of Qdrant collections read from Postgres: the IDF's statistics, documents' metadata. */
+export function postgresCatalog(db: Queryable): QdrantCatalog {
+  return {
+    frequencies: (col, terms) => frequencies(db, col, terms),
+    metadata: async (col, documentIds) => {
+      const { rows } = await db.query<{ id: string; metadata: Record<string, unknown> }>(
+        "SELECT id, metadata FROM rag.documents WHERE team = $1 AND collection = $2 AND id = ANY($3::text[])",
+        [col.team, col.name, documentIds],
+      );
+      return new Map(rows.map((r) => [r.id, r.metadata]));
+    },
+  };
+}
+
+/** The collection's chunk count and the document frequencies of `terms`, as Postgres BM25 reads them. */
+async function frequencies(
+  db: Queryable,
+  col: CollectionRow,
+  terms: string[],
+): Promise<CollectionFrequencies> {
+  const [{ rows: stats }, { rows }] = await Promise.all([
+    db.query<{ chunks: number }>("SELECT chunk_count::float8 AS chunks FROM rag.collections WHERE id = $1", [
+      col.id,
+    ]),
+    db.query<{ term: string; df: number }>(
+      "SELECT term, df::float8 AS df FROM rag.terms WHERE collection_id = $1 AND term = ANY($2::text[])",
+      [col.id, terms],
+    ),
+  ]);
+  return {
+    chunks: Number(stats[0]?.chunks ?? 0),
+    df: new Map(rows.map((r) => [r.term, Number(r.df)])),
+  };
 }
 
 /**

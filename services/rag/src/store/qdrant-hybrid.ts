@@ -3,14 +3,13 @@ import type { Embedder } from "../embedding/embedder.js";
 import type { DenseQuery } from "../retrieval/dense.js";
 import type { StoreFusion } from "../retrieval/retriever.js";
 import type { WeightedTerm } from "../text/analyzer.js";
-import { querySparseVector } from "../text/sparse.js";
 import type { QdrantVectors } from "./qdrant.js";
 import type { CollectionRow, SearchHit } from "./store.js";
 
 /**
  * Hybrid search of collections whose vectors are in Qdrant: the query embedded with the
- * collection's model and its lexemes as a sparse vector, both searched and fused by RRF in one
- * Qdrant Query API request (QdrantVectors.hybrid).
+ * collection's model and its lexemes as a sparse vector (weighted by their IDF in the collection),
+ * both searched and fused by RRF with rag's k in one Qdrant Query API request (QdrantVectors.hybrid).
  */
 export class QdrantHybrid implements StoreFusion {
   constructor(
@@ -22,7 +21,7 @@ export class QdrantHybrid implements StoreFusion {
     return col.store === "qdrant" && col.embeddingModel !== "";
   }
 
-  async hybrid(req: DenseQuery & { terms: WeightedTerm[]; depth: number }): Promise<SearchHit[]> {
+  async hybrid(req: DenseQuery & { terms: WeightedTerm[]; depth: number; k: number }): Promise<SearchHit[]> {
     const col = req.collection;
     if (!col.embeddingModel)
       throw new FailedPreconditionError(`collection '${col.name}' has no embedding model`, {
@@ -33,8 +32,8 @@ export class QdrantHybrid implements StoreFusion {
     if (!dense) throw new Error(`embedding model '${col.embeddingModel}' returned no vector`);
     return this.vectors.hybrid(
       col,
-      { dense, sparse: querySparseVector(req.terms) },
-      { topK: req.topK, depth: req.depth, filter: req.filter },
+      { dense, terms: req.terms },
+      { topK: req.topK, depth: req.depth, k: req.k, filter: req.filter },
     );
   }
 }

@@ -1,6 +1,15 @@
 import { describe, expect, test } from "@jest/globals";
 import { parseFilter } from "../retrieval/filter.js";
-import { collectionConfig, hybridRequest, nearestRequest, pointId, pointOf, tenantFilter } from "./qdrant.js";
+import {
+  collectionConfig,
+  hitsOf,
+  hybridRequest,
+  nearestRequest,
+  pointId,
+  pointOf,
+  schemaProblem,
+  tenantFilter,
+} from "./qdrant.js";
 import type { CollectionRow } from "./store.js";
 
 const col = { team: "t", name: "docs" };
@@ -8,10 +17,10 @@ const tenant = { key: "tenant", match: { value: "t/docs" } };
 const sparse = { indices: [3, 9], values: [1, 0.5] };
 
 describe("Qdrant request builders", () => {
-  test("the collection has a named cosine dense vector and a named sparse vector with server-side IDF", () => {
+  test("the collection has a named cosine dense vector and a named sparse vector without Qdrant's IDF", () => {
     expect(collectionConfig(384)).toEqual({
       vectors: { dense: { size: 384, distance: "Cosine" } },
-      sparse_vectors: { sparse: { modifier: "idf" } },
+      sparse_vectors: { sparse: { modifier: "none" } },
     });
   });
 
@@ -28,7 +37,7 @@ describe("Qdrant request builders", () => {
       using: "dense",
       filter: { must: [tenant] },
       limit: 5,
-      with_payload: true,
+      with_payload: ["document_id", "idx", "text"],
     });
     expect(nearestRequest(col, "sparse", sparse, { topK: 3 })).toMatchObject({
       query: sparse,
@@ -37,7 +46,7 @@ describe("Qdrant request builders", () => {
     });
   });
 
-  test("hybrid is one request: both vectors prefetched under the filter, fused by RRF", () => {
+  test("hybrid is one request: both vectors prefetched under the filter, fused by RRF with rag's k", () => {
     const filter = { must: [tenant, { key: "metadata.lang", match: { value: "en" } }] };
     expect(
       hybridRequest(
@@ -50,10 +59,13 @@ describe("Qdrant request builders", () => {
         { query: [1, 0], using: "dense", filter, limit: 100 },
         { query: sparse, using: "sparse", filter, limit: 100 },
       ],
-      query: { fusion: "rrf" },
+      // rag's k = 60 over ranks from 1 is Qdrant's k = 61 over positions from 0.
+      query: { rrf: { k: 61 } },
       limit: 4,
-      with_payload: true,
+      with_payload: ["document_id", "idx", "text"],
     });
+    const k10 = hybridRequest(col, { dense: [1, 0], sparse }, { topK: 4, depth: 10, k: 10 });
+    expect(k10.query).toEqual({ rrf: { k: 11 } });
   });
 
   test("each prefetch is at least top_k deep", () => {
@@ -69,5 +81,66 @@ describe("Qdrant request builders", () => {
       vector: { dense: [1, 0], sparse },
       payload: { tenant: "t/docs", document_id: "d", idx: 2, text: "x", metadata: { a: 1 } },
     });
+  });
+
+  test("hits carry the metadata Postgres keeps; points of documents it does not hold are left out", () => {
+    const points = [
+      { score: 0.9, payload: { document_id: "a", idx: 1, text: "x" } },
+      { score: 0.5, payload: { document_id: "gone", idx: 0, text: "y" } },
+    ];
+    const meta = new Map([["a", { k: 1, $positions: [{ chunk: 0, page: 3 }] }]]);
+    expect(hitsOf(points, meta)).toEqual([
+      {
+        documentId: "a",
+        chunkId: "a#1",
+        index: 1,
+        score: 0.9,
+        text: "x",
+        metadata: { k: 1, $positions: [{ chunk: 0, page: 3 }] },
+      },
+    ]);
+  });
+});
+
+describe("schemaProblem: whether an existing Qdrant collection has rag's vectors", () => {
+  const dense = { dense: { size: 3, distance: "Cosine" } };
+  test.each([
+    [
+      "this release's config",
+      { vectors: dense, sparse_vectors: { sparse: { modifier: "none" } } },
+      3,
+      undefined,
+    ],
+    [
+      "no modifier (Qdrant's default, none)",
+      { vectors: dense, sparse_vectors: { sparse: {} } },
+      3,
+      undefined,
+    ],
+    ["size unknown (a search)", { vectors: dense, sparse_vectors: { sparse: {} } }, undefined, undefined],
+    [
+      "no sparse vector (before lexical search in Qdrant)",
+      { vectors: dense },
+      3,
+      "no sparse vector 'sparse'",
+    ],
+    [
+      "Qdrant's IDF over every tenant",
+      { vectors: dense, sparse_vectors: { sparse: { modifier: "idf" } } },
+      3,
+      "modifier 'idf', not 'none'",
+    ],
+    ["one unnamed dense vector", { vectors: { size: 3, distance: "Cosine" } }, 3, "no named vector 'dense'"],
+    ["another length", { vectors: dense, sparse_vectors: { sparse: {} } }, 4, "has size 3, not 4"],
+    [
+      "another distance",
+      { vectors: { dense: { size: 3, distance: "Dot" } }, sparse_vectors: { sparse: {} } },
+      3,
+      "not cosine",
+    ],
+  ])("%s", (_, params, size, problem) => {
+    const found = schemaProblem(params, size);
+    if (problem === undefined) expect(found).toBeUndefined();
+    else expect(found).toContain(problem);
   });
 });

@@ -1,17 +1,22 @@
 import { createHash } from "node:crypto";
 import type { QdrantClient } from "@qdrant/js-client-rest";
+import { FailedPreconditionError } from "@sloughgpt/runtime";
 import type { FilterNode } from "../retrieval/filter.js";
-import type { SparseVector } from "../text/sparse.js";
+import { RRF_K } from "../retrieval/rrf.js";
+import type { WeightedTerm } from "../text/analyzer.js";
+import { type CollectionFrequencies, querySparseVector, type SparseVector } from "../text/sparse.js";
 import type { CollectionRow, SearchHit } from "./store.js";
 
 /**
  * Chunk vectors in Qdrant: one Qdrant collection shared by every rag collection, its points tagged
  * with a payload-indexed tenant field (`<team>/<collection>`, Qdrant's `is_tenant` keyword index) so
  * each search reads one tenant's points only. Each point has two named vectors: `dense` (cosine, the
- * embedding model's) and `sparse` (BM25 term weights from rag's analyzer, text/sparse.ts, with
- * Qdrant's `idf` modifier supplying the IDF). The payload keeps the chunk's text and its document's
- * metadata (under `metadata`), so a search needs no second read. Lexical search is the sparse vector
- * alone, dense the dense one, hybrid both fused by Qdrant's RRF in one Query API request.
+ * embedding model's) and `sparse` (BM25 term weights from rag's analyzer, text/sparse.ts, with no
+ * modifier: the query carries the rag collection's IDF, never one counted over every tenant). The
+ * payload keeps the chunk's text and its document's metadata (under `metadata`, what filters match)
+ * without the chunks' positions; a search returns the documents' metadata as Postgres keeps it
+ * (QdrantCatalog). Lexical search is the sparse vector alone, dense the dense one, hybrid both fused
+ * by Qdrant's RRF in one Query API request.
  */
 export interface VectorChunk {
   documentId: string;
@@ -71,12 +76,40 @@ export function qdrantFilter(node: FilterNode): Condition {
   }
 }
 
-/** The collection's schema: the two named vectors, IDF applied by Qdrant to the sparse one. */
+/** The collection's schema: the two named vectors; no IDF modifier (the query carries rag's). */
 export function collectionConfig(size: number) {
   return {
     vectors: { [DENSE_VECTOR]: { size, distance: "Cosine" as const } },
-    sparse_vectors: { [SPARSE_VECTOR]: { modifier: "idf" as const } },
+    sparse_vectors: { [SPARSE_VECTOR]: { modifier: "none" as const } },
   };
+}
+
+/** The part of Qdrant's collection info (GET /collections/{name}) that the schema check reads. */
+export interface CollectionParams {
+  vectors?: unknown;
+  sparse_vectors?: unknown;
+}
+
+const field = (o: unknown, key: string): unknown =>
+  o !== null && typeof o === "object" && !Array.isArray(o) ? (o as Record<string, unknown>)[key] : undefined;
+
+/**
+ * What makes an existing Qdrant collection unusable for rag (a collection made by an older release,
+ * or by something else), or undefined when it has collectionConfig's vectors (`size`: the dense
+ * length when it is known). Pure.
+ */
+export function schemaProblem(params: CollectionParams, size?: number): string | undefined {
+  const dense = field(params.vectors, DENSE_VECTOR);
+  if (dense === undefined) return `it has no named vector '${DENSE_VECTOR}'`;
+  if (field(dense, "distance") !== "Cosine") return `its vector '${DENSE_VECTOR}' is not cosine`;
+  if (size !== undefined && field(dense, "size") !== size)
+    return `its vector '${DENSE_VECTOR}' has size ${String(field(dense, "size"))}, not ${size}`;
+  const sparse = field(params.sparse_vectors, SPARSE_VECTOR);
+  if (sparse === undefined) return `it has no sparse vector '${SPARSE_VECTOR}'`;
+  const modifier = field(sparse, "modifier") ?? "none";
+  if (modifier !== "none")
+    return `its sparse vector '${SPARSE_VECTOR}' has modifier '${String(modifier)}', not 'none'`;
+  return undefined;
 }
 
 /** One tenant's points that match `filter`: what every search and prefetch is restricted to. */
@@ -91,7 +124,8 @@ export interface QueryOptions {
   filter?: FilterNode | undefined;
 }
 
-const RESULT = { with_payload: true } as const;
+/** What a search reads back: the chunk, not the metadata (Postgres's is returned). */
+const RESULT = { with_payload: ["document_id", "idx", "text"] };
 
 /** A Query API request for the nearest points by one named vector (dense or sparse). Pure. */
 export function nearestRequest(
@@ -103,15 +137,23 @@ export function nearestRequest(
   return { query, using, filter: tenantFilter(col, opts.filter), limit: opts.topK, ...RESULT };
 }
 
+/** Hybrid search's list depth and RRF constant (`k`: rag's, over ranks from 1; retrieval/rrf.ts). */
+export interface HybridOptions extends QueryOptions {
+  depth: number;
+  k?: number | undefined;
+}
+
 /**
  * A Query API request for hybrid search: the `depth` best points by each vector (each prefetch
  * restricted to the tenant and `filter`, so `topK` matching points come back whenever they exist),
- * fused by Qdrant's RRF (`{fusion: "rrf"}`: equal weights, Qdrant's default k). Pure.
+ * fused by Qdrant's unweighted RRF with rag's k. Qdrant scores 1 / (k' + position) over positions
+ * from 0, so rag's 1 / (k + rank) over ranks from 1 is k' = k + 1 (`rrf.k`, Qdrant 1.16 and later).
+ * Pure.
  */
 export function hybridRequest(
   col: Pick<CollectionRow, "team" | "name">,
   query: { dense: number[]; sparse: SparseVector },
-  opts: QueryOptions & { depth: number },
+  opts: HybridOptions,
 ) {
   const filter = tenantFilter(col, opts.filter);
   const limit = Math.max(opts.depth, opts.topK);
@@ -120,13 +162,16 @@ export function hybridRequest(
       { query: query.dense, using: DENSE_VECTOR, filter, limit },
       { query: query.sparse, using: SPARSE_VECTOR, filter, limit },
     ],
-    query: { fusion: "rrf" as const },
+    query: { rrf: { k: (opts.k ?? RRF_K) + 1 } },
     limit: opts.topK,
     ...RESULT,
   };
 }
 
-/** A point as the upsert request carries it: the sparse vector always, the dense one when given. */
+/**
+ * A point as the upsert request carries it: both vectors, and the payload that filters match. The
+ * chunk's VectorChunk metadata is the document's without its positions (vectorChunks).
+ */
 export function pointOf(col: CollectionRow, c: VectorChunk) {
   return {
     id: pointId(col, c.documentId, c.index),
@@ -141,33 +186,92 @@ export function pointOf(col: CollectionRow, c: VectorChunk) {
   };
 }
 
-type Payload = { document_id: string; idx: number; text: string; metadata?: Record<string, unknown> };
+type Payload = { document_id: string; idx: number; text: string };
 
-function toHit(p: { score: number; payload?: Record<string, unknown> | null }): SearchHit {
-  const payload = (p.payload ?? {}) as Payload;
-  return {
-    documentId: payload.document_id,
-    chunkId: `${payload.document_id}#${payload.idx}`,
-    index: payload.idx,
-    score: p.score,
-    text: payload.text,
-    metadata: payload.metadata ?? {},
-  };
+/**
+ * The hits of `points` whose documents Postgres holds, each with that document's metadata (a point
+ * whose document is not, or no longer, committed is left out). Pure.
+ */
+export function hitsOf(
+  points: { score: number; payload?: Record<string, unknown> | null }[],
+  metadata: ReadonlyMap<string, Record<string, unknown>>,
+): SearchHit[] {
+  return points.flatMap((p) => {
+    const payload = (p.payload ?? {}) as Payload;
+    const meta = metadata.get(payload.document_id);
+    if (!meta) return [];
+    return [
+      {
+        documentId: payload.document_id,
+        chunkId: `${payload.document_id}#${payload.idx}`,
+        index: payload.idx,
+        score: p.score,
+        text: payload.text,
+        metadata: meta,
+      },
+    ];
+  });
+}
+
+/** What searches of Qdrant read from Postgres (RagStore's database; qdrant-chunks.ts). */
+export interface QdrantCatalog {
+  /** The rag collection's chunk count and the frequencies of `terms` in it: the query's IDF. */
+  frequencies(col: CollectionRow, terms: string[]): Promise<CollectionFrequencies>;
+  /** The metadata of those of the documents that exist, by id. */
+  metadata(col: CollectionRow, documentIds: string[]): Promise<Map<string, Record<string, unknown>>>;
 }
 
 export class QdrantVectors {
   private ready: Promise<void> | undefined;
+  private catalog: QdrantCatalog | undefined;
+  /** Whether searches found the collection usable (ensure checks it again, with the vector length). */
+  private checked = false;
 
   constructor(
     private readonly client: QdrantClient,
     private readonly collection = "sloughgpt_rag",
   ) {}
 
-  /** Creates the shared collection and its payload indexes on first use (`size`: the vector length). */
+  /** Called by the RagStore that keeps the collections' documents and statistics (one per instance). */
+  attach(catalog: QdrantCatalog): void {
+    if (this.catalog && this.catalog !== catalog)
+      throw new Error("QdrantVectors is already attached to another store");
+    this.catalog = catalog;
+  }
+
+  private requireCatalog(): QdrantCatalog {
+    if (!this.catalog) throw new Error("QdrantVectors is used without a RagStore (attach)");
+    return this.catalog;
+  }
+
+  /** Its params (vectors and sparse vectors) when the shared collection exists. */
+  private async params(): Promise<CollectionParams | undefined> {
+    const { exists } = await this.client.collectionExists(this.collection);
+    if (!exists) return undefined;
+    return (await this.client.getCollection(this.collection)).config.params as CollectionParams;
+  }
+
+  /** Fails when the existing collection lacks what rag writes and searches (schemaProblem). */
+  private check(params: CollectionParams, size?: number): void {
+    const problem = schemaProblem(params, size);
+    if (!problem) return;
+    throw new FailedPreconditionError(
+      `Qdrant collection '${this.collection}' cannot be used: ${problem}. It was made by an older ` +
+        `release or another program: delete it (DELETE /collections/${this.collection}), then upload the ` +
+        "documents of every collection with store 'qdrant' again (delete them first: unchanged documents " +
+        "are skipped); rag creates it on the next write",
+      { reason: "qdrant_collection_incompatible" },
+    );
+  }
+
+  /**
+   * Creates the shared collection and its payload indexes on first use (`size`: the vector length),
+   * or checks that the existing one has rag's vectors.
+   */
   private ensure(size: number): Promise<void> {
     this.ready ??= (async () => {
-      const { exists } = await this.client.collectionExists(this.collection);
-      if (exists) return;
+      const params = await this.params();
+      if (params) return this.check(params, size);
       await this.client.createCollection(this.collection, collectionConfig(size));
       await this.client.createPayloadIndex(this.collection, {
         field_name: "tenant",
@@ -186,12 +290,18 @@ export class QdrantVectors {
     return this.ready;
   }
 
+  /** Whether the collection exists (checked once it does: a search of an unusable one fails). */
   private async exists(): Promise<boolean> {
     if (this.ready) {
       await this.ready;
       return true;
     }
-    return (await this.client.collectionExists(this.collection)).exists;
+    if (this.checked) return true;
+    const params = await this.params();
+    if (!params) return false;
+    this.check(params);
+    this.checked = true;
+    return true;
   }
 
   /**
@@ -229,28 +339,40 @@ export class QdrantVectors {
 
   /** The `topK` nearest chunks of the collection that match `filter` (applied inside Qdrant's search). */
   async nearest(col: CollectionRow, vector: number[], opts: QueryOptions): Promise<SearchHit[]> {
-    return this.query(opts.topK, () => nearestRequest(col, DENSE_VECTOR, vector, opts));
+    return this.query(col, opts.topK, () => nearestRequest(col, DENSE_VECTOR, vector, opts));
   }
 
-  /** The `topK` best chunks by BM25 of a query's sparse vector (querySparseVector), among those matching `filter`. */
-  async lexical(col: CollectionRow, query: SparseVector, opts: QueryOptions): Promise<SearchHit[]> {
-    if (query.indices.length === 0) return [];
-    return this.query(opts.topK, () => nearestRequest(col, SPARSE_VECTOR, query, opts));
+  /** The `topK` best chunks by BM25 of weighted terms (IDF of the rag collection), among those matching `filter`. */
+  async lexical(col: CollectionRow, terms: WeightedTerm[], opts: QueryOptions): Promise<SearchHit[]> {
+    const sparse = await this.sparseQuery(col, terms);
+    if (sparse.indices.length === 0) return [];
+    return this.query(col, opts.topK, () => nearestRequest(col, SPARSE_VECTOR, sparse, opts));
   }
 
   /** Both lists, `depth` deep, fused by Qdrant's RRF into the `topK` best, in one request. */
   async hybrid(
     col: CollectionRow,
-    query: { dense: number[]; sparse: SparseVector },
-    opts: QueryOptions & { depth: number },
+    query: { dense: number[]; terms: WeightedTerm[] },
+    opts: HybridOptions,
   ): Promise<SearchHit[]> {
-    if (query.sparse.indices.length === 0) return this.nearest(col, query.dense, opts);
-    return this.query(opts.topK, () => hybridRequest(col, query, opts));
+    const sparse = await this.sparseQuery(col, query.terms);
+    if (sparse.indices.length === 0) return this.nearest(col, query.dense, opts);
+    return this.query(col, opts.topK, () => hybridRequest(col, { dense: query.dense, sparse }, opts));
   }
 
-  private async query(topK: number, request: () => object): Promise<SearchHit[]> {
+  /** The query's sparse vector: each term's weight times its IDF in the rag collection. */
+  private async sparseQuery(col: CollectionRow, terms: WeightedTerm[]): Promise<SparseVector> {
+    const positive = terms.filter((t) => t.weight > 0);
+    if (positive.length === 0) return { indices: [], values: [] };
+    const freq = await this.requireCatalog().frequencies(col, [...new Set(positive.map((t) => t.term))]);
+    return querySparseVector(positive, freq);
+  }
+
+  private async query(col: CollectionRow, topK: number, request: () => object): Promise<SearchHit[]> {
+    const catalog = this.requireCatalog();
     if (topK <= 0 || !(await this.exists())) return [];
     const res = await this.client.query(this.collection, request() as never);
-    return res.points.map(toHit);
+    const ids = [...new Set(res.points.map((p) => String(p.payload?.document_id)))];
+    return hitsOf(res.points, ids.length > 0 ? await catalog.metadata(col, ids) : new Map());
   }
 }

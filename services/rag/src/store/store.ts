@@ -12,10 +12,9 @@ import type { FilterNode } from "../retrieval/filter.js";
 import type { ProximityInput, TermStats } from "../retrieval/proximity.js";
 import type { CollectionFrequencies } from "../retrieval/rm3.js";
 import type { WeightedTerm } from "../text/analyzer.js";
-import { querySparseVector } from "../text/sparse.js";
 import { compileFilter } from "./filter-sql.js";
 import type { QdrantVectors } from "./qdrant.js";
-import { vectorChunks } from "./qdrant-chunks.js";
+import { postgresCatalog, vectorChunks } from "./qdrant-chunks.js";
 
 export { migrations } from "./migrations.js";
 
@@ -224,7 +223,10 @@ export class RagStore {
     private readonly db: Db,
     private readonly qdrant?: QdrantVectors | undefined,
     private readonly vacuumAfterChunks = VACUUM_AFTER_CHUNKS,
-  ) {}
+  ) {
+    // Qdrant searches take the query's IDF and the hits' metadata from this database.
+    qdrant?.attach(postgresCatalog(db));
+  }
 
   /** Resolves when no background VACUUM is running (shutdown). */
   async idle(): Promise<void> {
@@ -412,7 +414,7 @@ export class RagStore {
     const positive = terms.filter((t) => t.weight > 0);
     if (positive.length === 0 || opts.topK <= 0) return [];
     const external = col.embeddingModel ? this.vectorsIn(col) : undefined;
-    if (external) return external.lexical(col, querySparseVector(positive), opts);
+    if (external) return external.lexical(col, positive, opts);
     const { k1, b } = opts.params ?? BM25_DEFAULTS;
     const params: unknown[] = [
       col.id,

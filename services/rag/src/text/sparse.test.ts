@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { chunkSparseVector, querySparseVector, termIndex } from "./sparse.js";
+import { bm25Idf, chunkSparseVector, querySparseVector, termIndex } from "./sparse.js";
 
 describe("termIndex", () => {
   test.each([
@@ -66,5 +66,30 @@ describe("querySparseVector", () => {
       { term: "fox", weight: 0.5 },
     ]);
     expect(v).toEqual({ indices: [termIndex("fox")], values: [1.5] });
+  });
+});
+
+describe("querySparseVector with the collection's frequencies", () => {
+  test("multiplies each weight by the lexeme's IDF in the collection and drops lexemes in no chunk", () => {
+    const freq = {
+      chunks: 10,
+      df: new Map([
+        ["fox", 2],
+        ["dog", 9],
+      ]),
+    };
+    const v = querySparseVector(
+      [
+        { term: "fox", weight: 2 },
+        { term: "dog", weight: 1 },
+        { term: "cat", weight: 1 },
+      ],
+      freq,
+    );
+    const value = (t: string) => v.values[v.indices.indexOf(termIndex(t))];
+    expect(v.indices).toHaveLength(2);
+    expect(value("fox")).toBeCloseTo(2 * Math.log(1 + 8.5 / 2.5), 12);
+    expect(value("dog")).toBeCloseTo(bm25Idf(10, 9), 12);
+    expect(bm25Idf(10, 9)).toBeCloseTo(Math.log(1 + 1.5 / 9.5), 12);
   });
 });

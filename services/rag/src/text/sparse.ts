@@ -2,10 +2,11 @@ import { BM25_DEFAULTS, type Bm25Params } from "../retrieval/bm25.js";
 import type { WeightedTerm } from "./analyzer.js";
 
 /**
- * BM25 as sparse vectors, for an index (Qdrant) that scores by dot product and multiplies each
- * query dimension by an IDF of its own (`modifier: "idf"`, ln(1 + (N − n + 0.5) / (n + 0.5)), the
- * same IDF as retrieval/bm25.ts). A chunk's vector holds each lexeme's saturated, length-normalized
- * term frequency; a query's holds each lexeme's weight, so the dot product is the BM25 score.
+ * BM25 as sparse vectors, for an index (Qdrant) that scores by dot product. A chunk's vector holds
+ * each lexeme's saturated, length-normalized term frequency; a query's holds each lexeme's weight
+ * times its IDF in the rag collection (from the Postgres statistics, the same IDF as
+ * retrieval/bm25.ts), so the dot product is the BM25 score. The IDF is never left to Qdrant
+ * (`modifier: "idf"`): it would count the points of every tenant in the shared collection.
  *
  * Lexemes come from rag's own analyzer (`rag.analyze`, text/analyzer.ts), so a vector and the
  * Postgres postings of a chunk always agree on its terms. A dimension is a hash of the lexeme: no
@@ -55,7 +56,31 @@ export function chunkSparseVector(
   return fromWeights([...counts].map(([t, tf]) => [t, (tf * (params.k1 + 1)) / (tf + norm)]));
 }
 
-/** A query's vector: each lexeme's weight (its count, or its weight after expansion). Pure. */
-export function querySparseVector(terms: readonly WeightedTerm[]): SparseVector {
-  return fromWeights(terms.map((t) => [t.term, t.weight]));
+/** BM25's IDF of a lexeme in `df` of `chunks` chunks (Lucene's, never negative). Pure. */
+export function bm25Idf(chunks: number, df: number): number {
+  return Math.log(1 + (chunks - df + 0.5) / (df + 0.5));
+}
+
+/** What a query's IDF is computed from: one rag collection's chunk count and lexeme frequencies. */
+export interface CollectionFrequencies {
+  chunks: number;
+  /** Chunks holding each lexeme; a lexeme missing here is in none. */
+  df: ReadonlyMap<string, number>;
+}
+
+/**
+ * A query's vector: each lexeme's weight (its count, or its weight after expansion), times its IDF
+ * in the collection when `freq` is given (a lexeme in no chunk is dropped: it matches nothing). Pure.
+ */
+export function querySparseVector(
+  terms: readonly WeightedTerm[],
+  freq?: CollectionFrequencies,
+): SparseVector {
+  if (!freq) return fromWeights(terms.map((t) => [t.term, t.weight]));
+  return fromWeights(
+    terms.flatMap((t): [string, number][] => {
+      const df = freq.df.get(t.term);
+      return df === undefined || df <= 0 ? [] : [[t.term, t.weight * bm25Idf(freq.chunks, df)]];
+    }),
+  );
 }
