@@ -170,7 +170,7 @@ const embedRequest = z.object({
 });
 
 /** Enough for a long document in one call; chunkers send one document at a time. */
-const MAX_TOKENIZE_CHARS = 4_000_000;
+const MAX_TOKENIZE_CHARS = 8_000_000;
 const tokenizeRequest = z.object({
   model: z.string().min(1, "model is required"),
   input: z

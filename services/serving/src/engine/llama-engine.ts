@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises";
+import { setImmediate } from "node:timers/promises";
 import { validateLlamaGguf } from "@sloughgpt/gguf";
 import {
   FailedPreconditionError,
@@ -37,8 +38,11 @@ import {
   type TokenizeResult,
 } from "./engine.js";
 import { commonPrefixLength, pickSequence } from "./prefix.js";
-import { tokenStarts } from "./token-offsets.js";
+import { alignStarts, decodedStarts } from "./token-offsets.js";
 import { l2Normalize } from "./vectors.js";
+
+/** Tokens rendered between turns of the event loop when tokenizing. */
+const TOKENIZE_SLICE = 2048;
 
 export interface LlamaEngineOptions {
   modelPath: string;
@@ -222,18 +226,29 @@ export class LlamaEngine implements ModelBackend {
     return this.track(opts.signal, (signal) => this.embedNow(inputs, signal));
   }
 
-  /** Each input's tokens, as where they start; pieces are rendered one token at a time. */
+  /**
+   * Each input's tokens, as where they start (token-offsets.ts). Rendering runs in slices with a turn
+   * of the event loop between them, so a long document never holds up the generations' deltas.
+   */
   tokenize(inputs: string[], opts: { signal: AbortSignal }): Promise<TokenizeResult> {
-    return this.track(opts.signal, async (signal) => ({
-      starts: inputs.map((text) => {
-        signal.throwIfAborted();
+    return this.track(opts.signal, async (signal) => {
+      const starts: number[][] = [];
+      for (const text of inputs) {
         const tokens = this.model.tokenize(text);
-        return tokenStarts(
-          text,
-          tokens.map((t) => this.model.detokenize([t])),
-        );
-      }),
-    }));
+        const render = (a: number, b: number) => this.model.detokenize(tokens.slice(a, b));
+        const out: number[] = [];
+        let pos = 0;
+        for (let from = 0; from < tokens.length; from += TOKENIZE_SLICE) {
+          signal.throwIfAborted();
+          const slice = decodedStarts(render, from, Math.min(tokens.length, from + TOKENIZE_SLICE), pos);
+          for (const s of slice.starts) out.push(s);
+          pos = slice.pos;
+          await setImmediate();
+        }
+        starts.push(alignStarts(out, pos, text.length));
+      }
+      return { starts };
+    });
   }
 
   private async embedNow(inputs: string[], signal: AbortSignal): Promise<EmbedResult> {

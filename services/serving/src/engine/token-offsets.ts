@@ -1,27 +1,46 @@
-/** How far past the previous token a piece's text may be found (text the tokenizer could not map back). */
-const MAX_GAP = 16;
+/**
+ * How many tokens before a token are rendered with it: enough for the longest UTF-8 sequence (4 bytes)
+ * split one byte a token, so a character's bytes are always decoded together.
+ */
+export const RENDER_WINDOW = 4;
 
 /**
- * Where each token starts in `text`, given each token's text as the tokenizer renders it alone
- * (`pieces`, in order). Pure. Pieces are matched left to right: a piece's leading whitespace (the
- * word-start marker of SentencePiece and byte-level BPE vocabularies) is optional, and a piece that
- * cannot be found nearby (a byte of a multi-byte character, text the tokenizer normalized) starts
- * where the previous token ended, so offsets never decrease and never pass the text's end.
+ * Where tokens `from` to `to` start in the text the tokens decode to, continuing from `pos` (where
+ * token `from` starts). `render(a, b)` is the text of tokens a..b−1 decoded together. Each token
+ * adds what the text grows by when it is rendered after the RENDER_WINDOW tokens before it: bytes of
+ * one character add nothing until the character is complete, and a word-start marker adds its space
+ * only where the decoder keeps it. Pure; `pos` never decreases.
  */
-export function tokenStarts(text: string, pieces: readonly string[]): number[] {
+export function decodedStarts(
+  render: (a: number, b: number) => string,
+  from: number,
+  to: number,
+  pos: number,
+): { starts: number[]; pos: number } {
   const starts: number[] = [];
-  let cursor = 0;
-  for (const piece of pieces) {
-    starts.push(cursor);
-    const core = piece.replace(/^\s+/, "");
-    if (core.length === 0) {
-      // A whitespace token covers the whitespace it stands for, when that is what comes next.
-      if (piece.length > 0 && text.startsWith(piece, cursor)) cursor += piece.length;
-      continue;
-    }
-    if (core.includes("\uFFFD")) continue;
-    const found = text.indexOf(core, cursor);
-    if (found >= 0 && found - cursor <= MAX_GAP) cursor = found + core.length;
+  let at = pos;
+  let exact = pos;
+  for (let i = from; i < to; i++) {
+    starts.push(at);
+    const first = Math.max(0, i - RENDER_WINDOW);
+    const before = i > first ? render(first, i).length : 0;
+    exact += render(first, i + 1).length - before;
+    at = Math.max(at, exact);
   }
-  return starts;
+  return { starts, pos: at };
+}
+
+/**
+ * Token starts in the decoded text moved onto the input text: unchanged when the two have the same
+ * length (the usual case), scaled otherwise (a tokenizer that normalizes text), so offsets stay
+ * ascending and inside the input whatever the tokenizer did.
+ */
+export function alignStarts(starts: readonly number[], decodedLength: number, textLength: number): number[] {
+  if (decodedLength === textLength) return starts.map((s) => Math.min(s, textLength));
+  const scale = decodedLength > 0 ? textLength / decodedLength : 0;
+  let last = 0;
+  return starts.map((s) => {
+    last = Math.max(last, Math.min(textLength, Math.round(s * scale)));
+    return last;
+  });
 }
