@@ -1,5 +1,6 @@
 import { rag } from "@sloughgpt/proto";
 import {
+  AppError,
   FailedPreconditionError,
   InvalidArgumentError,
   type Logger,
@@ -202,6 +203,9 @@ export interface RagDeps {
 const CHARS_PER_TOKEN = 4;
 
 function chunkSettings(req: z.infer<typeof createCollection>, defaults: RagDeps["defaults"]) {
+  if (req.chunkUnit === rag.ChunkUnit.UNRECOGNIZED) {
+    throw new InvalidArgumentError("chunk_unit must be characters or tokens", { param: "chunk_unit" });
+  }
   const chunkUnit = req.chunkUnit === rag.ChunkUnit.CHUNK_UNIT_TOKENS ? "tokens" : "characters";
   const scale = chunkUnit === "tokens" ? CHARS_PER_TOKEN : 1;
   const defaultSize = Math.max(16, Math.floor(defaults.chunkSize / scale));
@@ -231,7 +235,16 @@ async function checkTokenizer(
       param: "chunk_unit",
     });
   }
-  await tokenizer.tokenize(embeddingModel, ["tokenizer check"], signal);
+  try {
+    await tokenizer.tokenize(embeddingModel, ["tokenizer check"], signal);
+  } catch (err) {
+    // Serving's refusal keeps its status; the parameter at fault is this request's.
+    if (!(err instanceof AppError)) throw err;
+    throw new AppError(err.code, `embedding model '${embeddingModel}' cannot count tokens: ${err.message}`, {
+      param: "embedding_model",
+      reason: err.reason,
+    });
+  }
 }
 
 const CHUNK_UNITS = {

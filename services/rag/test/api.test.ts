@@ -327,7 +327,7 @@ describe("chunks counted in the embedding model's tokens", () => {
     }
   }, 120_000);
 
-  test("a lexical-only collection cannot count tokens: 400 naming chunk_unit", async () => {
+  test("tokens need a model that can count them: 400 naming chunk_unit, 404 naming embedding_model", async () => {
     const res = await api<{ error: { param: string } }>("/v1/rag/collections", {
       name: "tok-lexical",
       chunk_unit: "tokens",
@@ -335,5 +335,12 @@ describe("chunks counted in the embedding model's tokens", () => {
     });
     expect(res.status).toBe(400);
     expect(res.body.error.param).toBe("chunk_unit");
+    const unknown = await api<{ error: { param: string } }>("/v1/rag/collections", {
+      name: "tok-unknown",
+      chunk_unit: "tokens",
+      embedding_model: "no-such-model",
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.param).toBe("embedding_model");
   });
 });

@@ -33,8 +33,9 @@ export function chunkText(
   const chunks: Chunk[] = [];
   let start = skipSpace(text, 0);
   while (start < text.length) {
-    // At least the unit under `start`, however many units share its offset.
-    const limit = Math.max(m.offset(m.index(start) + size), m.offset(m.index(start) + 1));
+    // At least up to the next offset past `start`, however many units share one.
+    const sized = m.offset(m.index(start) + size);
+    const limit = sized > start ? sized : m.after(start);
     const end = limit >= text.length ? text.length : breakPoint(text, start, limit);
     const slice = text.slice(start, end).trimEnd();
     if (slice.length > 0)
@@ -53,26 +54,49 @@ interface Measure {
   index(pos: number): number;
   /** Where unit `i` starts; the text's end past the last one. */
   offset(i: number): number;
+  /** The first unit offset past `pos` (the text's end when none is). */
+  after(pos: number): number;
 }
 
 function measure(text: string, unit: ChunkUnit): Measure {
   if (unit.kind === "characters") {
-    return { index: (pos) => pos, offset: (i) => Math.min(Math.max(i, 0), text.length) };
+    return {
+      index: (pos) => pos,
+      offset: (i) => notInsidePair(text, Math.min(Math.max(i, 0), text.length)),
+      after: (pos) => notInsidePair(text, Math.min(pos + 1, text.length)),
+    };
   }
   const starts = unit.starts;
+  /** The first unit starting at or after `pos`. */
+  const lowerBound = (pos: number) => {
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((starts[mid] ?? text.length) < pos) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
   return {
     index(pos) {
-      let lo = 0;
-      let hi = starts.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if ((starts[mid] ?? text.length) <= pos) lo = mid + 1;
-        else hi = mid;
-      }
-      return Math.max(0, lo - 1);
+      // Units that share an offset (bytes of one character, a marker with no text) each count.
+      const next = lowerBound(pos);
+      if (next < starts.length && starts[next] === pos) return next;
+      return Math.max(0, lowerBound(starts[next - 1] ?? 0));
     },
-    offset: (i) => (i < 0 ? 0 : Math.min(starts[i] ?? text.length, text.length)),
+    offset: (i) => (i < 0 ? 0 : notInsidePair(text, Math.min(starts[i] ?? text.length, text.length))),
+    after(pos) {
+      const i = lowerBound(pos + 1);
+      return notInsidePair(text, Math.min(starts[i] ?? text.length, text.length));
+    },
   };
+}
+
+/** An offset between the two halves of a surrogate pair moves past the pair. */
+function notInsidePair(text: string, at: number): number {
+  const c = text.charCodeAt(at - 1);
+  return at < text.length && c >= 0xd800 && c <= 0xdbff ? at + 1 : at;
 }
 
 const BOUNDARIES = [/\n\s*\n/g, /[.!?]["')\]]?\s/g, /\s/g];

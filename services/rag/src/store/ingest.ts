@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { FailedPreconditionError } from "@sloughgpt/runtime";
 import { type ChunkUnit, chunkText } from "../chunking/chunker.js";
 import type { Tokenizer } from "../chunking/tokenizer.js";
 import { type Embedder, embedAll } from "../embedding/embedder.js";
@@ -83,8 +84,8 @@ async function chunkUnit(
 ): Promise<ChunkUnit | undefined> {
   if (col.chunkUnit !== "tokens" || text.trim() === "") return undefined;
   if (!opts.tokenizer || !col.embeddingModel) {
-    throw new Error(
-      `collection '${col.name}' counts tokens but has no tokenizer for '${col.embeddingModel}'`,
+    throw new FailedPreconditionError(
+      `collection '${col.name}' counts tokens but no tokenizer is configured for '${col.embeddingModel}'`,
     );
   }
   const [starts = []] = await opts.tokenizer.tokenize(col.embeddingModel, [text], opts.signal);
