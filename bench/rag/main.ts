@@ -1,4 +1,4 @@
-// pnpm bench:rag [--data DIR] [--pglite] [--scale-chunks N]: the Cranfield quality benchmark and
+// pnpm bench:rag [--data DIR] [--pglite] [--scale-chunks N] [--chunk-unit characters|tokens]: the Cranfield quality benchmark and
 // search latency, through the gateway's public RAG API on a platform started for the run.
 import { existsSync } from "node:fs";
 import os from "node:os";
@@ -18,8 +18,15 @@ const { values } = parseArgs({
     /** Echo the services' logs to stderr. */
     logs: { type: "boolean", default: false },
     "scale-chunks": { type: "string", default: "0" },
+    /** What the collection's chunk sizes count (its default sizes either way). */
+    "chunk-unit": { type: "string", default: "characters" },
   },
 });
+const chunkUnit = values["chunk-unit"];
+if (chunkUnit !== "characters" && chunkUnit !== "tokens") {
+  console.error(`--chunk-unit must be characters or tokens, got '${chunkUnit}'`);
+  process.exit(2);
+}
 
 const MODES = ["lexical", "dense", "hybrid", "default"] as const;
 type Mode = (typeof MODES)[number];
@@ -134,7 +141,7 @@ const platform = await startPlatform({
 });
 try {
   const api = new Api(platform.gatewayUrl, platform.adminKey);
-  await api.post("/v1/rag/collections", { name: "cranfield" });
+  await api.post("/v1/rag/collections", { name: "cranfield", chunk_unit: chunkUnit });
   const docs = cran.docs.map((d) => ({
     id: d.id,
     text: `${d.title}\n\n${d.text}`,
@@ -142,7 +149,7 @@ try {
   }));
   const ing = await ingest(api, "cranfield", docs);
   console.log(
-    `machine: ${os.cpus().length} vCPU (${os.cpus()[0]?.model ?? "?"}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; store: ${values.pglite ? "PGlite" : "Postgres"}; embedding model: ${platform.modelId} (random weights)`,
+    `machine: ${os.cpus().length} vCPU (${os.cpus()[0]?.model ?? "?"}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; store: ${values.pglite ? "PGlite" : "Postgres"}; chunks counted in ${chunkUnit}; embedding model: ${platform.modelId} (random weights)`,
   );
   console.log(
     `ingest (with embeddings): ${docs.length} docs, ${ing.chunks} chunks in ${ing.seconds.toFixed(1)} s = ${(docs.length / ing.seconds).toFixed(0)} docs/s`,
