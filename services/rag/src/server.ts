@@ -19,7 +19,13 @@ import {
 import type { Tokenizer } from "./chunking/tokenizer.js";
 import type { Embedder } from "./embedding/embedder.js";
 import type { JobStore } from "./ingest/jobs.js";
-import { type DocumentFormat, MAX_PDF_BYTES, POSITIONS_KEY, positionOf } from "./parse/index.js";
+import {
+  type DocumentFormat,
+  MAX_PDF_BYTES,
+  MAX_TEXT_CHARS,
+  POSITIONS_KEY,
+  positionOf,
+} from "./parse/index.js";
 import { type FilterNode, parseFilter } from "./retrieval/filter.js";
 import type { Retriever, SearchMode } from "./retrieval/retriever.js";
 import { type DocumentInput, ingestDocuments } from "./store/ingest.js";
@@ -50,7 +56,7 @@ const upsert = z.object({
     .array(
       z.object({
         id: z.string().min(1).max(512),
-        text: z.string().max(5_000_000),
+        text: z.string().max(MAX_TEXT_CHARS),
         metadataJson: z.string(),
         format: z.enum(rag.DocumentFormat).optional(),
         content: z.instanceof(Uint8Array).optional(),
