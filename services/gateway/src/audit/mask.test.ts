@@ -42,18 +42,14 @@ describe("maskSensitive", () => {
     );
   });
 
-  it("stays linear on adversarial input", () => {
-    const started = Date.now();
-    for (const s of [
-      "a".repeat(500_000),
-      "1 ".repeat(250_000),
-      "a.".repeat(250_000),
-      "sk-".repeat(150_000),
-    ]) {
-      maskSensitive(s);
-    }
-    expect(Date.now() - started).toBeLessThan(2000);
-  });
+  // Inputs that make a backtracking pattern quadratic or worse (hours at this size); linear scanning
+  // takes well under a second. The bound is the test's timeout, far above that: no timing is asserted.
+  it("masks adversarial input of half a million characters", () => {
+    const plain = ["a".repeat(500_000), "a.".repeat(250_000)];
+    for (const s of plain) expect(maskSensitive(s)).toBe(s);
+    expect(maskSensitive("1 ".repeat(250_000)).startsWith("[phone] [phone]")).toBe(true);
+    expect(maskSensitive("sk-".repeat(150_000))).toBe("sk-[redacted]");
+  }, 60_000);
 });
 
 describe("maskDeep", () => {
