@@ -9,6 +9,22 @@ export interface LoadResult {
 }
 
 /**
+ * Runs `fn` with a signal of its own that aborts with `parent`: listeners a client library leaves on
+ * the signal it was given (the SDK and node-llama-cpp both add some) go with the request, not onto the
+ * run's signal.
+ */
+async function withChildSignal<T>(parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort(parent.reason);
+  parent.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await fn(ctl.signal);
+  } finally {
+    parent.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
  * Closed loop: `concurrency` clients, each sending its next request as soon as the previous one
  * ends, until every client has sent its share of `requests`. The first failure stops the others.
  */
@@ -20,15 +36,15 @@ export async function runLoad(
   const perClient = requestsPerClient(load.requests, load.concurrency);
   const stop = new AbortController();
   const both = AbortSignal.any([signal, stop.signal]);
-  // Every request in flight listens on it (node-llama-cpp and grpc-js each add one).
-  setMaxListeners(4 * load.concurrency + 10, both);
+  // Every request in flight listens on it once (withChildSignal).
+  setMaxListeners(load.concurrency + 10, both);
   const ttftMs: number[] = [];
   let tokens = 0;
   let firstError: unknown;
   const client = async () => {
     for (let i = 0; i < perClient; i++) {
       both.throwIfAborted();
-      const sample = await driver.complete(both);
+      const sample = await withChildSignal(both, (signal) => driver.complete(signal));
       tokens += sample.tokens;
       ttftMs.push(sample.ttftMs);
     }
