@@ -31,12 +31,15 @@ export interface IngestOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Documents whose stored hash differs from (or is missing for) their content: what needs chunking and embedding. */
+/**
+ * Documents whose stored hash differs from (or is missing for) their content, with that hash: what
+ * needs chunking and embedding.
+ */
 export function changedDocuments(
   docs: DocumentInput[],
   stored: ReadonlyMap<string, string>,
-): DocumentInput[] {
-  return docs.filter((d) => stored.get(d.id) !== documentHash(d));
+): { doc: DocumentInput; hash: string }[] {
+  return docs.map((doc) => ({ doc, hash: documentHash(doc) })).filter((d) => stored.get(d.doc.id) !== d.hash);
 }
 
 /**
@@ -56,7 +59,11 @@ export function documentHash(d: DocumentInput): string {
 }
 
 /** Converts a document to text and chunks it; its chunks' positions, if any, go with its metadata. */
-async function toWrite(d: DocumentInput, col: CollectionRow, opts: IngestOptions): Promise<DocumentWrite> {
+async function toWrite(
+  { doc: d, hash }: { doc: DocumentInput; hash: string },
+  col: CollectionRow,
+  opts: IngestOptions,
+): Promise<DocumentWrite> {
   const parsed = await parseDocument(d);
   const chunks = chunkText(
     parsed.text,
@@ -71,7 +78,7 @@ async function toWrite(d: DocumentInput, col: CollectionRow, opts: IngestOptions
   return {
     id: d.id,
     metadata: positions.length > 0 ? { ...d.metadata, [POSITIONS_KEY]: positions } : d.metadata,
-    hash: documentHash(d),
+    hash,
     chunks,
   };
 }
