@@ -1,33 +1,28 @@
-import { randomUUID } from "node:crypto";
-import { serving } from "@sloughgpt/proto";
 import {
-  CancelledError,
-  callStream,
-  callUnary,
-  InvalidArgumentError,
-  NotFoundError,
-} from "@sloughgpt/runtime";
+  availableModels,
+  CompletionChunks,
+  cacheHeader,
+  cacheMode,
+  chatCompletionRequest,
+  chatToGenerate,
+  completion,
+  completionRequest,
+  completionToGenerate,
+  embeddingList,
+  embeddingRequest,
+  findModel,
+  type Kind,
+  type ResponseMeta,
+  responseMeta,
+} from "@sloughgpt/openai";
+import type { serving } from "@sloughgpt/proto";
+import { CancelledError, callStream, callUnary, InvalidArgumentError } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Upstreams } from "../clients.js";
 import { needs } from "../http/rbac.js";
 import { relaySse } from "../http/sse.js";
 import { completionAllowance, estimateJsonTokens, estimateTextTokens } from "../limits/estimate.js";
 import { NOOP_TICKET, type RequestGate, type Ticket } from "../limits/gate.js";
-import {
-  cacheHeader,
-  cacheMode,
-  chatChunk,
-  chatCompletion,
-  chatToGenerate,
-  completionToGenerate,
-  embeddingList,
-  finishReason,
-  type ResponseMeta,
-  textChunk,
-  textCompletion,
-  usageChunk,
-} from "../openai/mapping.js";
-import { chatCompletionRequest, completionRequest, embeddingRequest } from "../openai/schemas.js";
 
 interface Deps {
   upstreams: Upstreams;
@@ -93,8 +88,6 @@ export function clientGone(
   return ctl;
 }
 
-type Kind = "chat" | "text";
-
 async function collect(deps: Deps, req: serving.GenerateRequest, signal: AbortSignal) {
   let text = "";
   let final: serving.GenerateFinal | undefined;
@@ -159,32 +152,15 @@ async function relayStream(
     signal: ctl.signal,
   });
   await relaySse(request, reply, ctl.signal, stream, async (sse, messages) => {
-    if (kind === "chat") await sse.send(chatChunk(meta, { role: "assistant", content: "" }, null));
-    let final: serving.GenerateFinal | undefined;
-    for await (const { event: ev } of messages) {
-      if (ev?.$case === "delta") {
-        seen.onDelta(ev.delta);
-        await sse.send(contentChunk(kind, meta, ev.delta, null));
-      } else if (ev?.$case === "final") {
-        final = ev.final;
-        seen.onFinal(ev.final);
-        sse.hold();
-      }
+    const chunks = new CompletionChunks(sse, { kind, meta, includeUsage });
+    await chunks.start();
+    for await (const msg of messages) {
+      if (msg.event?.$case === "delta") seen.onDelta(msg.event.delta);
+      else if (msg.event?.$case === "final") seen.onFinal(msg.event.final);
+      await chunks.write(msg);
     }
-    await sse.send(contentChunk(kind, meta, undefined, finishReason(final?.finishReason)));
-    if (includeUsage) await sse.send(usageChunk(meta, final, kind));
+    await chunks.end();
   });
-}
-
-/** A chat or text completion chunk with a delta of text, or (undefined) the closing one with the finish reason. */
-function contentChunk(
-  kind: Kind,
-  meta: ResponseMeta,
-  delta: string | undefined,
-  finish: ReturnType<typeof finishReason> | null,
-) {
-  if (kind === "chat") return chatChunk(meta, delta === undefined ? {} : { content: delta }, finish);
-  return textChunk(meta, delta ?? "", finish);
 }
 
 /** The validated body and the Generate request it becomes. */
@@ -216,19 +192,7 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
         deadlineMs: deps.upstreamTimeoutMs,
       },
     );
-    // Loaded models, and idle ones that load again on the first request; not those still loading or failed.
-    return res.models
-      .filter(
-        (m) =>
-          m.state === serving.ModelState.MODEL_STATE_LOADED ||
-          m.state === serving.ModelState.MODEL_STATE_IDLE,
-      )
-      .map((m) => ({
-        id: m.id,
-        object: "model",
-        created: m.createdUnix,
-        owned_by: m.ownedBy,
-      }));
+    return availableModels(res.models);
   };
 
   app.get("/v1/models", needs("models:read", { summary: "Models that can answer (OpenAI)" }), async () => ({
@@ -239,26 +203,13 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
   app.get<{ Params: { id: string } }>(
     "/v1/models/:id",
     needs("models:read", { summary: "One model (OpenAI)" }),
-    async (request) => {
-      const model = (await listModels()).find((m) => m.id === request.params.id);
-      if (!model) {
-        throw new NotFoundError(`The model '${request.params.id}' does not exist`, {
-          param: "model",
-          reason: "model_not_found",
-        });
-      }
-      return model;
-    },
+    async (request) => findModel(await listModels(), request.params.id),
   );
 
   const generate = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
     const { body, req, promptEstimate, estimate } = parseGenerate(kind, request);
     const ticket = await admitRequest(deps.gate, request, reply, estimate);
-    const meta = {
-      id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID().replaceAll("-", "")}`,
-      created: Math.floor(Date.now() / 1000),
-      model: body.model,
-    };
+    const meta = responseMeta(kind, body.model);
     if (body.stream) {
       const includeUsage = body.stream_options?.include_usage === true;
       return streamSse(deps, { kind, req, meta, includeUsage, ticket, promptEstimate }, request, reply);
@@ -271,7 +222,7 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     );
     const cache = cacheHeader(final);
     if (cache) reply.header("x-sloughgpt-cache", cache);
-    return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
+    return completion(kind, meta, text, final);
   };
 
   app.post(

@@ -1,10 +1,11 @@
+import type { SseWriter } from "@sloughgpt/openai";
 import { rag as ragProto, reasoning } from "@sloughgpt/proto";
 import { callStream, callUnary } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { Upstreams } from "../clients.js";
 import { needs } from "../http/rbac.js";
-import { relaySse, type SseWriter } from "../http/sse.js";
+import { relaySse } from "../http/sse.js";
 import { completionAllowance, estimateTextTokens } from "../limits/estimate.js";
 import type { RequestGate, Ticket } from "../limits/gate.js";
 import { admitRequest, clientGone, settledCall } from "./openai.js";

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { serving } from "@sloughgpt/proto";
 import type { ChatCompletionRequest, CompletionRequest } from "./schemas.js";
 
@@ -106,6 +107,28 @@ export interface ResponseMeta {
   model: string;
 }
 
+/** A chat completion (`chat.completion`) or a text completion (`text_completion`). */
+export type Kind = "chat" | "text";
+
+/** A new response's id (`chatcmpl-…` or `cmpl-…`, as OpenAI's), creation time and model. */
+export function responseMeta(kind: Kind, model: string, now = Date.now()): ResponseMeta {
+  return {
+    id: `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID().replaceAll("-", "")}`,
+    created: Math.floor(now / 1000),
+    model,
+  };
+}
+
+/** The non-streamed response body of either kind. */
+export function completion(
+  kind: Kind,
+  meta: ResponseMeta,
+  text: string,
+  final: serving.GenerateFinal | undefined,
+) {
+  return kind === "chat" ? chatCompletion(meta, text, final) : textCompletion(meta, text, final);
+}
+
 export function chatCompletion(meta: ResponseMeta, text: string, final: serving.GenerateFinal | undefined) {
   return {
     id: meta.id,
@@ -172,6 +195,17 @@ export function textChunk(meta: ResponseMeta, text: string, finish: "stop" | "le
     model: meta.model,
     choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
   };
+}
+
+/** A chat or text completion chunk with a delta of text, or (undefined) the closing one with the finish reason. */
+export function contentChunk(
+  kind: Kind,
+  meta: ResponseMeta,
+  delta: string | undefined,
+  finish: ReturnType<typeof finishReason> | null,
+) {
+  if (kind === "chat") return chatChunk(meta, delta === undefined ? {} : { content: delta }, finish);
+  return textChunk(meta, delta ?? "", finish);
 }
 
 const IS_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
