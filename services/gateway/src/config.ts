@@ -39,6 +39,11 @@ export const configSchema = z
      * counters (every limit still holds per replica); false refuses limited requests with 503.
      */
     RATE_LIMIT_FAIL_OPEN: boolish(true),
+    /**
+     * Most requests a replica reserves ahead on a busy rate-limit counter and admits without a round
+     * trip to NATS; at most 1/64 of what a limit has left, returned after 500 ms unused (0: none).
+     */
+    RATE_LIMIT_LEASE_REQUESTS: z.coerce.number().int().min(0).max(10_000).default(64),
     /** Bound on reading a key's or team's spend from monitoring; past it the budget check is skipped (logged). */
     SPEND_TIMEOUT_MS: z.coerce.number().int().min(10).max(10_000).default(500),
     /** How long a spend reading is reused for a caller's next requests on this replica (0: read every time). */

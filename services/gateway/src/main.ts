@@ -66,6 +66,7 @@ await runMain(logger, async (host) => {
     bus,
     logger,
     failOpen: config.RATE_LIMIT_FAIL_OPEN,
+    leaseRequests: config.RATE_LIMIT_LEASE_REQUESTS,
     onDecision: rateLimitMetrics(metrics.registry),
   });
   host.defer("rate-limiter", () => limiter.close());

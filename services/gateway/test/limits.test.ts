@@ -7,7 +7,7 @@ import {
   rateLimitMetrics,
 } from "../src/limits/index.js";
 import type { Scope } from "../src/limits/types.js";
-import { limitsHarness, manualClock, T0 } from "./limits-harness.js";
+import { limitsHarness, manualClock, T0, until } from "./limits-harness.js";
 
 // Against the NATS server on 127.0.0.1:4222; every test has a namespace, so a bucket, of its own.
 jest.setTimeout(30_000);
@@ -48,6 +48,27 @@ describe("RateLimiter across replicas", () => {
       "x-ratelimit-reset-requests": "30s",
       "retry-after": "30",
     });
+  });
+
+  it("never admits more than a high rpm while replicas lease ahead, and every lease comes back", async () => {
+    const limiters = await replicas(3);
+    // 2,000 left: each replica may hold up to 31 requests (1/64 of what is left) while it is busy.
+    const scope: Scope = { kind: "key", id: "k-leased", rpm: 2_000 };
+    let admitted = 0;
+    const drive = (limiter: RateLimiter) =>
+      Array.from({ length: 4 }, async () => {
+        for (let refusals = 0; refusals < 3; ) {
+          if ((await limiter.admit({ scopes: [scope], estimatedTokens: 0 })).allowed) admitted++;
+          else refusals++;
+        }
+      });
+    await Promise.all(limiters.flatMap(drive));
+    expect(admitted).toBeLessThanOrEqual(2_000);
+    // What a replica still held when others were refused goes back once unused, and is admitted then.
+    await until(async () => (await h.stored(scope))?.requests === admitted, "leases returned");
+    await Promise.all(limiters.flatMap(drive));
+    await until(async () => (await h.stored(scope))?.requests === admitted, "leases returned again");
+    expect(admitted).toBe(2_000);
   });
 
   it("admits exactly as many requests as fit in tpm when replicas race", async () => {

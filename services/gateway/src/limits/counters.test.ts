@@ -1,4 +1,5 @@
-import { CounterContentionError, Counters } from "./counters.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CounterContentionError, Counters, type LeasePolicy } from "./counters.js";
 import type { Op } from "./decide.js";
 import { MemoryStore } from "./memory-store.js";
 import type { CounterStore } from "./store.js";
@@ -135,6 +136,105 @@ describe("Counters", () => {
     await counters.apply("k.b.1", 1, reserve(5));
     await counters.apply("k.a.2", 2, reserve(5));
     expect(counters.size).toBe(1);
+  });
+});
+
+describe("Counters with leases", () => {
+  // Every write counts as busy, so leases grow 1, 2, 4, 8; a quarter of what is left at most.
+  const policy: LeasePolicy = { maxRequests: 8, share: 1 / 4, busyMs: 60_000, idleMs: 20 };
+  const reserveTokens = (rpm: number | undefined, tpm: number, tokens: number): Op => ({
+    type: "reserve",
+    cost: { requests: 1, tokens },
+    limits: { rpm, tpm },
+  });
+
+  async function until(check: () => Promise<boolean>): Promise<void> {
+    for (let i = 0; i < 500 && !(await check()); i++) await sleep(5);
+    expect(await check()).toBe(true);
+  }
+
+  it("admits a busy counter's requests from a reserve written ahead, one write per lease", async () => {
+    const { counting, store, calls } = countingStore();
+    const counters = new Counters(counting, policy);
+    for (let i = 0; i < 40; i++) expect((await counters.apply("k.a.1", 1, reserve(1_000))).ok).toBe(true);
+    // Writes grant 0, 1, 2, 4, then 8 at a time: far fewer writes than requests.
+    expect(calls.writes).toBeLessThan(12);
+    const held = counters.held("k.a.1").requests;
+    expect(held).toBeGreaterThan(0);
+    expect((await store.read("k.a.1")).usage.requests).toBe(40 + held);
+  });
+
+  it("serves what queued behind a write from the lease that write brought", async () => {
+    const { counting, calls } = countingStore();
+    const counters = new Counters(counting, policy);
+    let admitted = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 50; i++) if ((await counters.apply("k.a.1", 1, reserve(100_000))).ok) admitted++;
+      }),
+    );
+    expect(admitted).toBe(200);
+    // Leases of 8 once grown: about one write per 8 requests, not one per batch of the four loops.
+    expect(calls.writes).toBeLessThan(40);
+  });
+
+  it("holds no lease where a limit has little left, so the last requests are counted one by one", async () => {
+    const { counting, calls } = countingStore();
+    const counters = new Counters(counting, policy);
+    // rpm 7: a quarter of what is left reaches one request only while 4 or more are left.
+    const verdicts = [];
+    for (let i = 0; i < 9; i++) verdicts.push(await counters.apply("k.a.1", 1, reserve(7)));
+    expect(verdicts.filter((v) => v.ok)).toHaveLength(7);
+    expect(counters.held("k.a.1")).toEqual({ requests: 0, tokens: 0 });
+    // The second write holds one more (5 left after it), the third is taken from it; then one each.
+    expect(calls.writes).toBe(6);
+  });
+
+  it("sizes a lease's tokens by the batch's requests and never leaves the tpm short of a whole one", async () => {
+    const { counting, store } = countingStore();
+    const counters = new Counters(counting, policy);
+    for (let i = 0; i < 6; i++)
+      expect((await counters.apply("t.a.1", 1, reserveTokens(undefined, 10_000, 100))).ok).toBe(true);
+    const held = counters.held("t.a.1");
+    expect(held.tokens).toBe(held.requests * 100);
+    expect((await store.read("t.a.1")).usage).toEqual({
+      requests: 6 + held.requests,
+      tokens: 600 + held.tokens,
+    });
+  });
+
+  it("keeps a refund in the lease without a write, and returns the whole lease once it is idle", async () => {
+    const { counting, store, calls } = countingStore();
+    const counters = new Counters(counting, policy);
+    for (let i = 0; i < 10; i++) await counters.apply("t.a.1", 1, reserveTokens(1_000, 100_000, 50));
+    const writes = calls.writes;
+    await counters.applyLater("t.a.1", 1, { type: "adjust", delta: { requests: 0, tokens: -30 } }, 60_000);
+    expect(calls.writes).toBe(writes);
+    await until(async () => (await store.read("t.a.1")).usage.requests === 10);
+    expect((await store.read("t.a.1")).usage).toEqual({ requests: 10, tokens: 10 * 50 - 30 });
+    expect(counters.held("t.a.1")).toEqual({ requests: 0, tokens: 0 });
+  });
+
+  it("never lets replicas holding leases admit more than the limit, and loses nothing once they are idle", async () => {
+    const store = new MemoryStore(120_000);
+    const replicas = [new Counters(store, policy), new Counters(store, policy), new Counters(store, policy)];
+    const rpm = 300;
+    let admitted = 0;
+    // Closed loops, four per replica, until every replica has been refused several times.
+    await Promise.all(
+      replicas.flatMap((counters) =>
+        Array.from({ length: 4 }, async () => {
+          for (let refusals = 0; refusals < 5; ) {
+            if ((await counters.apply("k.hot.1", 1, reserve(rpm))).ok) admitted++;
+            else refusals++;
+          }
+        }),
+      ),
+    );
+    expect(admitted).toBeLessThanOrEqual(rpm);
+    const held = replicas.reduce((n, c) => n + c.held("k.hot.1").requests, 0);
+    expect(admitted + held).toBe(rpm);
+    await until(async () => (await store.read("k.hot.1")).usage.requests === admitted);
   });
 });
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { applyBatch, type Op, sameUsage, type Verdict } from "./decide.js";
+import { applyBatch, type Limits, type Op, sameUsage, type Verdict } from "./decide.js";
 import type { CounterStore, Stored } from "./store.js";
+import { NO_USAGE, type Usage } from "./types.js";
 
 /** Conditional writes that lose to another replica are retried this often before the batch fails. */
 const MAX_ATTEMPTS = 32;
@@ -14,6 +15,25 @@ export class CounterContentionError extends Error {
     this.name = "CounterContentionError";
   }
 }
+
+/**
+ * Leases: a replica under steady load on a counter reserves a little more than its batch needs in the
+ * same conditional write, and admits its next requests from that reserve without a round trip. What
+ * it holds is counted in the shared value, so no limit can be exceeded; what it does not use goes back
+ * with its next write of the counter, or after `idleMs` without use.
+ */
+export interface LeasePolicy {
+  /** Most requests one lease holds (0: no leases, every request writes). */
+  maxRequests: number;
+  /** A lease takes at most this fraction of what a limit has left (1/64 → leases stop below 64 left). */
+  share: number;
+  /** A counter written again within this time is busy: its lease doubles, else it lapses to none. */
+  busyMs: number;
+  /** An unused lease goes back after this long without a request taking from it. */
+  idleMs: number;
+}
+
+export const DEFAULT_LEASE: LeasePolicy = { maxRequests: 64, share: 1 / 64, busyMs: 250, idleMs: 500 };
 
 interface Pending {
   op: Op;
@@ -32,6 +52,15 @@ interface Cell {
   later: Pending[];
   laterTimer: NodeJS.Timeout | undefined;
   draining: boolean;
+  /** Reserved in the stored value by this process and not yet used by a request. */
+  held: Usage;
+  /** Requests the next lease asks for (doubles while the counter is busy, up to maxRequests). */
+  leaseSize: number;
+  /** The last write that reserved also granted a lease: refunds stay in it instead of being written. */
+  leasing: boolean;
+  lastReserveWrite: number;
+  lastLeaseUse: number;
+  idleTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -45,11 +74,19 @@ export class Counters {
   private readonly cells = new Map<string, Cell>();
   private latestWindow = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly store: CounterStore) {}
+  constructor(
+    private readonly store: CounterStore,
+    private readonly lease: LeasePolicy | undefined = undefined,
+  ) {}
 
-  /** Queues `op` on `key`; settles once the value deciding it is stored (or found to need no write). */
+  /**
+   * Queues `op` on `key`; settles once the value deciding it is stored (or found to need no write).
+   * A reserve this process's lease on `key` covers, or an adjust it can absorb, settles at once.
+   */
   apply(key: string, windowId: number, op: Op): Promise<Verdict> {
     const cell = this.cell(key, windowId);
+    const leased = this.fromLease(key, cell, op);
+    if (leased) return Promise.resolve(leased);
     return new Promise<Verdict>((resolve, reject) => {
       cell.queue.push({ op, resolve, reject });
       // drain() never rejects: its outcome reaches every caller through their own promise.
@@ -64,6 +101,8 @@ export class Counters {
    */
   applyLater(key: string, windowId: number, op: Op, lingerMs: number): Promise<Verdict> {
     const cell = this.cell(key, windowId);
+    const leased = this.fromLease(key, cell, op);
+    if (leased) return Promise.resolve(leased);
     return new Promise<Verdict>((resolve, reject) => {
       cell.later.push({ op, resolve, reject });
       cell.laterTimer ??= setTimeout(() => {
@@ -76,8 +115,14 @@ export class Counters {
 
   /** Whether the last value seen of `key` would refuse `op`; false when nothing is known. */
   predictsRefusal(key: string, op: Op): boolean {
-    const known = this.cells.get(key)?.known;
-    return known !== undefined && applyBatch(known.usage, [op]).verdicts[0]?.ok === false;
+    const cell = this.cells.get(key);
+    if (!cell?.known || (op.type === "reserve" && covers(cell.held, op.cost))) return false;
+    return applyBatch(minus(cell.known.usage, cell.held), [op]).verdicts[0]?.ok === false;
+  }
+
+  /** What this process holds on `key` beyond what its requests used (0 without leases). */
+  held(key: string): Usage {
+    return this.cells.get(key)?.held ?? NO_USAGE;
   }
 
   get size(): number {
@@ -99,6 +144,12 @@ export class Counters {
       later: [],
       laterTimer: undefined,
       draining: false,
+      held: NO_USAGE,
+      leaseSize: 0,
+      leasing: false,
+      lastReserveWrite: Number.NEGATIVE_INFINITY,
+      lastLeaseUse: 0,
+      idleTimer: undefined,
     };
     this.cells.set(key, cell);
     return cell;
@@ -107,15 +158,109 @@ export class Counters {
   private forgetIdle(beforeWindow: number): void {
     for (const [key, cell] of this.cells) {
       const idle = !cell.draining && cell.queue.length === 0 && cell.later.length === 0;
-      if (cell.windowId < beforeWindow && idle) this.cells.delete(key);
+      if (cell.windowId < beforeWindow && idle) {
+        // A past window's lease needs no returning: its counter decides nothing any more. (Past
+        // MAX_CELLS a current one can be forgotten too; its counter then stays that much higher.)
+        clearTimeout(cell.idleTimer);
+        this.cells.delete(key);
+      }
     }
+  }
+
+  /** Takes a reserve from the lease, or keeps an adjust in it; undefined when the store must decide. */
+  private fromLease(key: string, cell: Cell, op: Op): Verdict | undefined {
+    if (!cell.leasing || !cell.known) return undefined;
+    if (op.type === "reserve") {
+      if (!covers(cell.held, op.cost)) return undefined;
+      cell.held = minus(cell.held, op.cost);
+    } else if (op.type === "adjust") {
+      const d = op.delta;
+      // A refund (a settle below its estimate, a roll-back) stays reserved, for the next requests.
+      if (d.requests <= 0 && d.tokens <= 0) cell.held = minus(cell.held, d);
+      else if (d.requests >= 0 && d.tokens >= 0 && covers(cell.held, d)) cell.held = minus(cell.held, d);
+      else return undefined;
+    } else {
+      return undefined;
+    }
+    cell.lastLeaseUse = performance.now();
+    this.watchIdle(key, cell);
+    return { ok: true, usage: minus(cell.known.usage, cell.held) };
+  }
+
+  /** How many requests this write's lease asks for: more while the counter is busy, none once it is not. */
+  private nextLeaseSize(cell: Cell, ops: readonly Op[]): number {
+    if (!this.lease || !ops.some((op) => op.type === "reserve")) return 0;
+    const now = performance.now();
+    const busy = now - cell.lastReserveWrite < this.lease.busyMs;
+    cell.lastReserveWrite = now;
+    cell.leaseSize = busy ? Math.min(this.lease.maxRequests, Math.max(1, cell.leaseSize * 2)) : 0;
+    return cell.leaseSize;
+  }
+
+  /** The lease stored along with `end`: `size` requests like the batch's, within `share` of what is left. */
+  private grant(size: number, end: Usage, ops: readonly Op[]): Usage {
+    if (size === 0 || !this.lease) return NO_USAGE;
+    let limits: Limits = {};
+    let perRequest = 0;
+    for (const op of ops) {
+      if (op.type !== "reserve") continue;
+      limits = op.limits;
+      perRequest = Math.max(perRequest, op.cost.tokens);
+    }
+    const { share } = this.lease;
+    let requests = size;
+    if (limits.rpm !== undefined)
+      requests = Math.min(requests, Math.floor((limits.rpm - end.requests) * share));
+    if (perRequest > 0 && limits.tpm !== undefined) {
+      const tokens = Math.floor((limits.tpm - end.tokens) * share);
+      requests = Math.min(requests, Math.floor(tokens / perRequest));
+    }
+    return requests > 0 ? { requests, tokens: requests * perRequest } : NO_USAGE;
+  }
+
+  private hold(key: string, cell: Cell, grant: Usage, ops: readonly Op[]): void {
+    // Refunds kept while the write was under way are added to the new lease.
+    cell.held = plus(cell.held, grant);
+    // Close to a limit no lease is granted, and refunds and roll-backs are written again at once.
+    if (ops.some((op) => op.type === "reserve")) cell.leasing = !isZero(grant);
+    if (isZero(grant)) return;
+    cell.lastLeaseUse = performance.now();
+    this.watchIdle(key, cell);
+  }
+
+  /** Returns the lease once nothing has taken from it for idleMs, with a write of its own. */
+  private watchIdle(key: string, cell: Cell): void {
+    if (!this.lease || cell.idleTimer) return;
+    const { idleMs } = this.lease;
+    const check = () => {
+      const idleFor = performance.now() - cell.lastLeaseUse;
+      if (idleFor < idleMs) {
+        cell.idleTimer = setTimeout(check, idleMs - idleFor).unref();
+        return;
+      }
+      cell.idleTimer = undefined;
+      cell.leaseSize = 0;
+      cell.leasing = false;
+      if (isZero(cell.held)) return;
+      // An adjust of nothing: the write it makes carries the lease back (see commit).
+      cell.queue.push({ op: { type: "adjust", delta: NO_USAGE }, resolve: () => {}, reject: () => {} });
+      if (!cell.draining) void this.drain(key, cell);
+    };
+    cell.idleTimer = setTimeout(check, idleMs).unref();
   }
 
   private async drain(key: string, cell: Cell): Promise<void> {
     cell.draining = true;
     while (cell.queue.length > 0) {
+      // What queued behind the last write may fit in the lease that write brought.
+      const queued = cell.queue.splice(0).filter((p) => {
+        const leased = this.fromLease(key, cell, p.op);
+        if (leased) p.resolve(leased);
+        return !leased;
+      });
+      if (queued.length === 0) break;
       // Deferred ops ride along with this write; their timer then has nothing left to do.
-      const batch = [...cell.queue.splice(0), ...cell.later.splice(0)];
+      const batch = [...queued, ...cell.later.splice(0)];
       if (cell.laterTimer) {
         clearTimeout(cell.laterTimer);
         cell.laterTimer = undefined;
@@ -129,6 +274,10 @@ export class Counters {
         for (const [i, p] of batch.entries()) p.resolve(verdicts[i]!);
       } catch (err) {
         cell.known = undefined;
+        // The write may or may not have returned the lease: count it as used (errs towards refusing).
+        cell.held = NO_USAGE;
+        cell.leaseSize = 0;
+        cell.leasing = false;
         // What queued meanwhile would wait for the same failure again; fail it now.
         for (const p of [...batch, ...cell.queue.splice(0)]) p.reject(err);
       }
@@ -140,24 +289,32 @@ export class Counters {
   private async commit(key: string, cell: Cell, ops: Op[]): Promise<Verdict[]> {
     let state = cell.contended ? undefined : cell.known;
     let fresh = false;
+    // The lease goes back with this write (and a new one may come with it): none is taken meanwhile.
+    const release = cell.held;
+    cell.held = NO_USAGE;
+    const size = this.nextLeaseSize(cell, ops);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!state) {
         state = await this.store.read(key);
         fresh = true;
       }
-      const { end, verdicts } = applyBatch(state.usage, ops);
+      const { end, verdicts } = applyBatch(minus(state.usage, release), ops);
       // A refusal must rest on the stored value, not on what this process last saw of it.
       if (!fresh && verdicts.some((v) => !v.ok)) {
         state = undefined;
         continue;
       }
-      if (sameUsage(end, state.usage)) {
+      const grant = verdicts.some((v) => !v.ok) ? NO_USAGE : this.grant(size, end, ops);
+      const stored = plus(end, grant);
+      if (sameUsage(stored, state.usage)) {
         cell.known = state;
+        this.hold(key, cell, grant, ops);
         return verdicts;
       }
-      const revision = await this.store.write(key, end, state.revision);
+      const revision = await this.store.write(key, stored, state.revision);
       if (revision !== undefined) {
-        cell.known = { usage: end, revision };
+        cell.known = { usage: stored, revision };
+        this.hold(key, cell, grant, ops);
         return verdicts;
       }
       state = undefined;
@@ -169,3 +326,16 @@ export class Counters {
     throw new CounterContentionError(key);
   }
 }
+
+const covers = (held: Usage, cost: Usage): boolean =>
+  held.requests >= cost.requests && held.tokens >= cost.tokens;
+const plus = (a: Usage, b: Usage): Usage => ({
+  requests: a.requests + b.requests,
+  tokens: a.tokens + b.tokens,
+});
+/** `a − b`, never below zero (a counter never is). */
+const minus = (a: Usage, b: Usage): Usage => ({
+  requests: Math.max(0, a.requests - b.requests),
+  tokens: Math.max(0, a.tokens - b.tokens),
+});
+const isZero = (u: Usage): boolean => u.requests === 0 && u.tokens === 0;

@@ -2,7 +2,7 @@ import type { KV } from "@nats-io/kv";
 import type { Bus } from "@sloughgpt/bus";
 import type { Logger } from "@sloughgpt/runtime";
 import { z } from "zod";
-import { CounterContentionError, Counters } from "./counters.js";
+import { CounterContentionError, Counters, DEFAULT_LEASE } from "./counters.js";
 import { RateLimiterUnavailableError } from "./errors.js";
 import { rateLimitHeaders } from "./headers.js";
 import { bindCounterBucket, COUNTER_TTL_MS, KvCounterStore } from "./kv-store.js";
@@ -32,6 +32,11 @@ export interface RateLimiterOptions {
   retryMs?: number | undefined;
   /** Copies of the bucket the server keeps, when this replica is the one that creates it. Default 1. */
   replicas?: number | undefined;
+  /**
+   * Most requests a replica may reserve ahead on a busy counter and admit without a round trip
+   * (0: every request is a write). Default 64; see docs/adr/0005-rate-limits.md.
+   */
+  leaseRequests?: number | undefined;
   /** Told about every decision, e.g. to count them (see rateLimitMetrics). Must not throw. */
   onDecision?: ((decision: RateLimitDecision) => void) | undefined;
 }
@@ -240,7 +245,9 @@ export class RateLimiter {
     const kv = await bindCounterBucket({ bus, timeoutMs, replicas, logger: this.logger });
     // Windows must be numbered from the server's time before the first one is counted.
     await this.serverClock?.sync(kv, this.logger);
-    return { kv, counters: new Counters(new KvCounterStore(kv, this.logger)) };
+    const maxRequests = this.opts.leaseRequests ?? DEFAULT_LEASE.maxRequests;
+    const lease = maxRequests > 0 ? { ...DEFAULT_LEASE, maxRequests } : undefined;
+    return { kv, counters: new Counters(new KvCounterStore(kv, this.logger), lease) };
   }
 
   private async syncClock(kv: KV): Promise<void> {
