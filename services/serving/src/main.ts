@@ -4,12 +4,14 @@ import { serving } from "@sloughgpt/proto";
 import { createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { ResponseCache } from "./cache/index.js";
 import { configSchema } from "./config.js";
+import { createGenerate } from "./generation.js";
 import { servingMetrics } from "./metrics.js";
 import { backendFactory } from "./registry/factory.js";
 import { declaredModels } from "./registry/load.js";
 import { PublishedModels } from "./registry/published.js";
 import { ModelRegistry } from "./registry/registry.js";
 import { servingHandlers } from "./server.js";
+import { UsageMeter } from "./usage.js";
 
 const config = loadConfig(configSchema, process.env);
 const logger = createLogger({ service: "serving", level: config.LOG_LEVEL });
@@ -86,8 +88,9 @@ await runMain(logger, async (host) => {
     : undefined;
   if (cache) host.defer("response-cache", () => cache.close());
 
-  const handlers = servingHandlers({ registry, cache, bus, logger, metrics, serving: m });
-  host.defer("usage-events", () => handlers.drainUsage());
+  const usage = new UsageMeter(bus);
+  host.defer("usage-events", () => usage.drain());
+  const generate = createGenerate({ registry, cache, serving: m, usage });
 
   await serve(host, {
     name: "serving",
@@ -101,7 +104,7 @@ await runMain(logger, async (host) => {
       {
         name: "sloughgpt.serving.v1.ServingService",
         definition: serving.ServingServiceService,
-        implementation: handlers.impl,
+        implementation: servingHandlers({ registry, generate, usage, logger, metrics, serving: m }),
       },
     ],
     checks: { nats: async () => void (await bus.nc.rtt()) },

@@ -1,165 +1,12 @@
-import { randomUUID } from "node:crypto";
-import { status as GrpcStatus } from "@grpc/grpc-js";
-import { type Bus, publish, subjects } from "@sloughgpt/bus";
-import { serving } from "@sloughgpt/proto";
-import {
-  AppError,
-  InvalidArgumentError,
-  type Logger,
-  type Metrics,
-  serverStream,
-  unary,
-} from "@sloughgpt/runtime";
+import type { serving } from "@sloughgpt/proto";
+import { InvalidArgumentError, type Logger, type Metrics, serverStream, unary } from "@sloughgpt/runtime";
 import { z } from "zod";
-import { type CachedResponse, cacheKey, type ResponseCache, toCachedResponse } from "./cache/index.js";
-import type {
-  FinishReason,
-  GenerateParams,
-  GenerateResult,
-  ModelInfo,
-  ModelState,
-  ResponseFormat,
-} from "./engine/engine.js";
+import type { Generate } from "./generation.js";
 import type { ServingMetrics } from "./metrics.js";
+import { toProtoModel } from "./models.js";
 import type { ModelRegistry } from "./registry/registry.js";
 import { type ModelSpec, parseModelSpec } from "./registry/spec.js";
-
-const chatTurn = z.object({
-  role: z.enum(["system", "user", "assistant"]),
-  content: z.string(),
-});
-
-const responseFormat = z
-  .object({ type: z.enum(["", "text", "json_object", "json_schema"]), jsonSchema: z.string() })
-  .optional()
-  .transform((f, ctx): ResponseFormat | undefined => {
-    if (!f || f.type === "" || f.type === "text") return undefined;
-    if (f.type === "json_object") return { type: "json_object" };
-    let schema: unknown;
-    try {
-      schema = JSON.parse(f.jsonSchema);
-    } catch {
-      ctx.addIssue({ code: "custom", path: ["jsonSchema"], message: "json_schema must be a JSON object" });
-      return z.NEVER;
-    }
-    if (!schema || typeof schema !== "object" || Array.isArray(schema)) {
-      ctx.addIssue({ code: "custom", path: ["jsonSchema"], message: "json_schema must be a JSON object" });
-      return z.NEVER;
-    }
-    return { type: "json_schema", schema };
-  });
-
-const generateRequest = z.object({
-  model: z.string().min(1, "model is required"),
-  input: z.discriminatedUnion(
-    "$case",
-    [
-      z.object({ $case: z.literal("chat"), chat: z.object({ messages: z.array(chatTurn).min(1) }) }),
-      z.object({ $case: z.literal("prompt"), prompt: z.string() }),
-    ],
-    { error: "input is required: chat messages or a prompt" },
-  ),
-  maxTokens: z.number().int().min(0),
-  temperature: z.number().min(0).max(2).optional(),
-  topP: z.number().gt(0).max(1).optional(),
-  topK: z.number().int().min(0).optional(),
-  seed: z.number().int().optional(),
-  presencePenalty: z.number().min(-2).max(2).optional(),
-  frequencyPenalty: z.number().min(-2).max(2).optional(),
-  responseFormat,
-  stop: z.array(z.string().min(1)).max(4),
-  cache: z.enum(serving.CacheMode).optional(),
-  keyId: z.string(),
-  team: z.string().default(""),
-  requestId: z.string(),
-  stream: z.boolean().optional(),
-});
-
-export function toGenerateParams(req: z.infer<typeof generateRequest>): GenerateParams {
-  return {
-    model: req.model,
-    input:
-      req.input.$case === "chat"
-        ? { kind: "chat", messages: req.input.chat.messages }
-        : { kind: "prompt", prompt: req.input.prompt },
-    maxTokens: req.maxTokens || undefined,
-    temperature: req.temperature,
-    topP: req.topP,
-    topK: req.topK || undefined,
-    seed: req.seed,
-    presencePenalty: req.presencePenalty,
-    frequencyPenalty: req.frequencyPenalty,
-    responseFormat: req.responseFormat,
-    stop: req.stop,
-  };
-}
-
-/**
- * Passes an engine's deltas on to a Generate call (or holds them for a caller that does not stream)
- * and keeps what metrics, the response cache and metering need of them.
- */
-class DeltaRelay {
-  firstAt = 0;
-  text = "";
-  count = 0;
-  private held = "";
-
-  constructor(
-    private readonly o: {
-      started: number;
-      keepText: boolean;
-      incremental: boolean;
-      write: (delta: string) => Promise<void>;
-      onFirst: (msSinceStart: number) => void;
-    },
-  ) {}
-
-  readonly onDelta = (delta: string, tokens = 1): Promise<void> | undefined => {
-    if (!delta) return undefined;
-    this.count += tokens;
-    if (!this.firstAt) {
-      this.firstAt = performance.now();
-      this.o.onFirst(this.firstAt - this.o.started);
-    }
-    if (this.o.keepText) this.text += delta;
-    if (this.o.incremental) return this.o.write(delta);
-    this.held += delta;
-    return undefined;
-  };
-
-  /** Sends what was held back for a caller that does not stream, as one delta. */
-  async flush(): Promise<void> {
-    if (this.held) await this.o.write(this.held);
-    this.held = "";
-  }
-}
-
-/** Refusals before anything ran: the caller's mistake or a full queue, not a request to meter. */
-const REFUSED_UPFRONT = new Set<GrpcStatus>([
-  GrpcStatus.INVALID_ARGUMENT,
-  GrpcStatus.NOT_FOUND,
-  GrpcStatus.FAILED_PRECONDITION,
-  GrpcStatus.OUT_OF_RANGE,
-  GrpcStatus.RESOURCE_EXHAUSTED,
-  GrpcStatus.CANCELLED,
-]);
-
-function ranBeforeFailing(err: unknown, deltas: number): boolean {
-  return deltas > 0 || !(err instanceof AppError && REFUSED_UPFRONT.has(err.code));
-}
-
-const FINISH: Record<FinishReason, serving.FinishReason> = {
-  stop: serving.FinishReason.FINISH_REASON_STOP,
-  length: serving.FinishReason.FINISH_REASON_LENGTH,
-  cancelled: serving.FinishReason.FINISH_REASON_CANCELLED,
-};
-
-const STATE: Record<ModelState, serving.ModelState> = {
-  loading: serving.ModelState.MODEL_STATE_LOADING,
-  loaded: serving.ModelState.MODEL_STATE_LOADED,
-  idle: serving.ModelState.MODEL_STATE_IDLE,
-  failed: serving.ModelState.MODEL_STATE_FAILED,
-};
+import type { UsageMeter } from "./usage.js";
 
 const embedRequest = z.object({
   model: z.string().min(1, "model is required"),
@@ -217,23 +64,10 @@ export function specFromProto(id: string, s: serving.ModelSpec): ModelSpec {
   return parseModelSpec(JSON.parse(JSON.stringify(raw)));
 }
 
-function toProtoModel(m: ModelInfo & { state: ModelState }): serving.Model {
-  return {
-    id: m.id,
-    ownedBy: "sloughgpt",
-    createdUnix: m.createdUnix,
-    contextSize: m.contextSize,
-    quantization: m.quantization,
-    engine: m.engine,
-    state: STATE[m.state],
-    chatTemplate: m.chatTemplate,
-  };
-}
-
 export function servingHandlers(deps: {
   registry: ModelRegistry;
-  cache?: ResponseCache | undefined;
-  bus: Bus;
+  generate: Generate;
+  usage: UsageMeter;
   logger: Logger;
   metrics: Metrics;
   serving: ServingMetrics;
@@ -242,156 +76,10 @@ export function servingHandlers(deps: {
   const registry = deps.registry;
   const env = { logger: deps.logger, metrics: deps.metrics, service: "ServingService" };
 
-  // One usage event per request, published after the response is complete so a slow NATS never
-  // delays a client; retries reuse the msgId, so JetStream stores it once. drainUsage() awaits them.
-  const pending = new Set<Promise<void>>();
-  const meter = (u: {
-    req: { model: string; keyId: string; team: string; requestId: string };
-    usage: { promptTokens: number; completionTokens: number; cachedTokens?: number };
-    latencyMs: number;
-    status: "ok" | "cancelled" | "error";
-    cacheHit?: boolean;
-    logger: Logger;
-  }) => {
-    const id = randomUUID();
-    const event = {
-      id,
-      model: u.req.model,
-      keyId: u.req.keyId,
-      team: u.req.team,
-      requestId: u.req.requestId,
-      promptTokens: u.usage.promptTokens,
-      completionTokens: u.usage.completionTokens,
-      cachedTokens: u.usage.cachedTokens ?? 0,
-      cacheHit: u.cacheHit ?? false,
-      latencyMs: u.latencyMs,
-      status: u.status,
-      finishedAt: new Date().toISOString(),
-    };
-    const p = publishWithRetry(() => publish(deps.bus, subjects.usageGeneration, event, { msgId: id })).catch(
-      (err: unknown) =>
-        u.logger.error({ err, requestId: u.req.requestId, usageId: id }, "Failed to publish usage event"),
-    );
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  };
-
-  /** The cache key of a deterministic request, tied to the model's file so a replaced model misses. */
-  const keyOf = (params: GenerateParams, mode: serving.CacheMode | undefined): string | undefined => {
-    if (!deps.cache || mode === serving.CacheMode.CACHE_MODE_BYPASS) return undefined;
-    const spec = registry.spec(params.model);
-    const info = registry.models().find((x) => x.id === params.model);
-    if (!spec || !info) return undefined;
-    return cacheKey({ ...params, model: JSON.stringify([spec, info.createdUnix]) });
-  };
-
-  const observeGeneration = (
-    model: string,
-    result: GenerateResult,
-    t: { started: number; firstAt: number; ended: number },
-  ) => {
-    m.requests.inc({ model, operation: "generate", status: result.finishReason });
-    m.promptTokens.inc({ model }, result.promptTokens);
-    m.generatedTokens.inc({ model }, result.completionTokens);
-    if (result.cachedTokens > 0) {
-      m.prefixHits.inc({ model });
-      m.prefixTokens.inc({ model }, result.cachedTokens);
-    }
-    m.requestDuration.observe({ model, operation: "generate" }, (t.ended - t.started) / 1000);
-    if (t.firstAt && result.completionTokens > 1) {
-      m.timePerOutputToken.observe({ model }, (t.ended - t.firstAt) / 1000 / (result.completionTokens - 1));
-    }
-  };
-
-  /** Stores a finished deterministic response; what the final message says about the cache. */
-  const remember = (key: string | undefined, text: string, result: GenerateResult): serving.CacheResult => {
-    const entry = key && deps.cache ? toCachedResponse(text, result) : undefined;
-    if (!key || !entry) return serving.CacheResult.CACHE_RESULT_SKIP;
-    deps.cache?.set(key, entry);
-    return serving.CacheResult.CACHE_RESULT_MISS;
-  };
-
-  /** Answers from the response cache: the whole text as one delta, then the stored final. */
-  const replay = async (
-    req: { model: string; keyId: string; team: string; requestId: string },
-    e: CachedResponse,
-    write: (msg: serving.GenerateResponse) => Promise<void>,
-    started: number,
-    logger: Logger,
-  ) => {
-    m.timeToFirstToken.observe({ model: req.model }, (performance.now() - started) / 1000);
-    if (e.text) await write({ event: { $case: "delta", delta: e.text } });
-    const usage = { promptTokens: e.promptTokens, completionTokens: e.completionTokens, cachedTokens: 0 };
-    const cache = serving.CacheResult.CACHE_RESULT_HIT;
-    await write({ event: { $case: "final", final: { finishReason: FINISH[e.finishReason], usage, cache } } });
-    const latencyMs = performance.now() - started;
-    m.requests.inc({ model: req.model, operation: "generate", status: e.finishReason });
-    m.requestDuration.observe({ model: req.model, operation: "generate" }, latencyMs / 1000);
-    meter({ req, usage, latencyMs, status: "ok", cacheHit: true, logger });
-  };
-
   const generate = serverStream<serving.GenerateRequest, serving.GenerateResponse>(
     env,
     "Generate",
-    async (raw, write, ctx) => {
-      const req = generateRequest.parse(raw);
-      const params = toGenerateParams(req);
-      const started = performance.now();
-      const key = keyOf(params, req.cache);
-
-      if (key && deps.cache) {
-        const hit = await deps.cache.get(key);
-        m.responseCache.inc({ model: req.model, result: hit ? "hit" : "miss", tier: hit?.tier ?? "none" });
-        if (hit) return replay(req, hit.entry, write, started, ctx.logger);
-      }
-
-      // A caller that uses only the whole text gets it as one message, not one per token.
-      const incremental = req.stream !== false;
-      const relay = new DeltaRelay({
-        started,
-        keepText: key !== undefined,
-        incremental,
-        write: (delta) => write({ event: { $case: "delta", delta } }),
-        onFirst: (ms) => m.timeToFirstToken.observe({ model: req.model }, ms / 1000),
-      });
-      const result = await registry
-        .generate(params, { signal: ctx.signal, incremental, onDelta: relay.onDelta })
-        .catch((err: unknown) => {
-          m.requests.inc({ model: req.model, operation: "generate", status: "error" });
-          // A request that ran and failed is recorded too (an error, and what it generated before it
-          // failed, about a token a text chunk of the engine); the prompt's tokens are not known here and count as 0.
-          if (ranBeforeFailing(err, relay.count))
-            meter({
-              req,
-              usage: { promptTokens: 0, completionTokens: relay.count },
-              latencyMs: performance.now() - started,
-              status: "error",
-              logger: ctx.logger,
-            });
-          throw err;
-        });
-      const ended = performance.now();
-      observeGeneration(req.model, result, { started, firstAt: relay.firstAt, ended });
-      const cache = remember(key, relay.text, result);
-      const usage = {
-        promptTokens: result.promptTokens,
-        completionTokens: result.completionTokens,
-        cachedTokens: result.cachedTokens,
-      };
-      if (!ctx.signal.aborted) {
-        await relay.flush();
-        await write({
-          event: { $case: "final", final: { finishReason: FINISH[result.finishReason], usage, cache } },
-        });
-      }
-      meter({
-        req,
-        usage,
-        latencyMs: ended - started,
-        status: result.finishReason === "cancelled" ? "cancelled" : "ok",
-        logger: ctx.logger,
-      });
-    },
+    deps.generate,
   );
 
   const listModels = unary<serving.ListModelsRequest, serving.ListModelsResponse>(
@@ -413,7 +101,7 @@ export function servingHandlers(deps: {
       });
     m.requests.inc({ model: req.model, operation: "embed", status: "ok" });
     m.promptTokens.inc({ model: req.model }, result.promptTokens);
-    meter({
+    deps.usage.record({
       req,
       usage: { promptTokens: result.promptTokens, completionTokens: 0 },
       latencyMs: performance.now() - started,
@@ -463,16 +151,5 @@ export function servingHandlers(deps: {
     loadModel,
     unloadModel,
   };
-  return { impl, drainUsage: () => Promise.allSettled([...pending]).then(() => undefined) };
-}
-
-async function publishWithRetry(fn: () => Promise<void>, attempts = 5): Promise<void> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (i >= attempts) throw err;
-      await new Promise((r) => setTimeout(r, 200 * 2 ** i));
-    }
-  }
+  return impl;
 }
