@@ -53,6 +53,20 @@ export const configSchema = z
       .int()
       .min(1024)
       .default(256 * 1024 * 1024),
+    /**
+     * Port of serving's own OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions,
+     * /v1/completions); unset, there is none. It has no rate limits or per-key metering: the gateway
+     * is the platform's front door.
+     */
+    OPENAI_API_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /** When set, the HTTP API requires `Authorization: Bearer <OPENAI_API_KEY>` (401 otherwise). */
+    OPENAI_API_KEY: z.string().min(1).optional(),
+    /** Largest request body the HTTP API reads (413 beyond it). */
+    OPENAI_API_BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(4 * 1024 * 1024),
     /** Register and load the models training jobs publish (`model.published`, docs/serving.md). */
     MODEL_EVENTS: boolish(true),
     /** Load published models only from files under this directory (recommended: the shared model volume). */

@@ -5,6 +5,7 @@ import { createLogger, createMetrics, loadConfig, runMain, serve } from "@slough
 import { ResponseCache } from "./cache/index.js";
 import { configSchema } from "./config.js";
 import { createGenerate } from "./generation.js";
+import { startOpenAIApi } from "./http/openai-api.js";
 import { servingMetrics } from "./metrics.js";
 import { backendFactory } from "./registry/factory.js";
 import { declaredModels } from "./registry/load.js";
@@ -91,6 +92,21 @@ await runMain(logger, async (host) => {
   const usage = new UsageMeter(bus);
   host.defer("usage-events", () => usage.drain());
   const generate = createGenerate({ registry, cache, serving: m, usage });
+
+  if (config.OPENAI_API_PORT !== undefined) {
+    // Started before the gRPC server, so at shutdown it closes after gRPC has drained (closers run in
+    // reverse): both keep answering in-flight requests meanwhile.
+    const api = await startOpenAIApi({
+      port: config.OPENAI_API_PORT,
+      host: config.BIND_HOST,
+      apiKey: config.OPENAI_API_KEY,
+      bodyLimitBytes: config.OPENAI_API_BODY_LIMIT_BYTES,
+      generate,
+      registry,
+      logger,
+    });
+    host.defer("openai-api", () => api.close(config.SHUTDOWN_GRACE_MS));
+  }
 
   await serve(host, {
     name: "serving",
