@@ -6,13 +6,14 @@ export { UsageError };
 
 export const USAGE = `Usage: pnpm bench:gateway [options]
 
-What the gateway adds in front of a fixed upstream: a second SloughGPT platform whose serving answers
-the benchmark's one greedy chat request from its response cache. The same request goes four ways:
+What the gateway adds in front of serving: one SloughGPT platform whose serving answers the
+benchmark's one greedy chat request from its response cache, so every path measures transport. The
+same request goes four ways to that one serving process:
 
-  grpc      serving's gRPC Generate on the platform under test (its registry forwards the model upstream)
-  gateway   that platform's /v1/chat/completions, with an API key created for the run
-  nginx     nginx proxy_pass (own process, own config in a temp dir) to the upstream's gateway
-  direct    the upstream's gateway itself
+  grpc      serving's gRPC Generate
+  gateway   the gateway's /v1/chat/completions, with an API key created for the run (to serving's gRPC)
+  nginx     nginx proxy_pass (own process, own config in a temp dir) to serving's OpenAI-compatible HTTP API
+  direct    serving's OpenAI-compatible HTTP API itself
 
 Prints requests/s, latency p50/p99, the latency each path adds over grpc in the same round and each
 path's requests/s divided by nginx's; the last line is
@@ -22,7 +23,7 @@ Needs NATS on 127.0.0.1:4222, Postgres on 127.0.0.1:5432 and nginx (apt-get inst
   --requests <n>         requests per measurement, at least one per client (default 400)
   --rounds <n>           rounds over all levels and paths; medians are reported (default 5)
   --concurrency <list>   comma-separated client counts, must include 1 and 8 (default 1,8,32)
-  --max-tokens <n>       max_tokens of the request, cached upstream whatever its size (default 16)
+  --max-tokens <n>       max_tokens of the request, cached whatever its size (default 16)
   --nginx-workers <n>    nginx worker processes (default 1: one event loop, like the gateway)
   --admin-key-only       call the gateway with the bootstrap admin key instead of creating a
                          consumer key with rpm/tpm limits (for gateways without POST /v1/admin/keys;

@@ -2,10 +2,10 @@ import { readFile } from "node:fs/promises";
 import { procStatCpuSeconds } from "../serving/cpu.js";
 
 /**
- * Where CPU time goes: this process (the clients), the gateway and serving under test, nginx
- * (master and workers), the upstream platform (all its services) and the other four services.
+ * Where CPU time goes: this process (the clients), the gateway, serving (with its engine process),
+ * nginx (master and workers) and the platform's other four services.
  */
-export const CPU_GROUPS = ["bench", "gateway", "serving", "nginx", "upstream", "others"] as const;
+export const CPU_GROUPS = ["bench", "gateway", "serving", "nginx", "others"] as const;
 export type CpuGroup = (typeof CPU_GROUPS)[number];
 export type CpuSeconds = Record<CpuGroup, number>;
 
@@ -34,15 +34,14 @@ async function groupCpu(pids: readonly (number | undefined)[]): Promise<number> 
 /** CPU seconds used so far by each group. */
 export async function cpuSnapshot(pids: GroupPids): Promise<CpuSeconds> {
   const own = process.cpuUsage();
-  const [gateway, serving, nginx, upstream, others] = await Promise.all(
-    [pids.gateway, pids.serving, pids.nginx, pids.upstream, pids.others].map(groupCpu),
+  const [gateway, serving, nginx, others] = await Promise.all(
+    [pids.gateway, pids.serving, pids.nginx, pids.others].map(groupCpu),
   );
   return {
     bench: (own.user + own.system) / 1e6,
     gateway: gateway as number,
     serving: serving as number,
     nginx: nginx as number,
-    upstream: upstream as number,
     others: others as number,
   };
 }

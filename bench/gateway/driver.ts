@@ -1,6 +1,6 @@
 import type { PathName } from "./report.js";
 
-/** The one request every path sends: a short chat, greedy, so the upstream answers it from its cache. */
+/** The one request every path sends: a short chat, greedy, so serving answers it from its response cache. */
 export interface Workload {
   messages: { role: "user"; content: string }[];
   maxTokens: number;
@@ -23,7 +23,7 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-/** An answer that differs from the upstream's cached one: the paths would not be doing the same work. */
+/** An answer that differs from serving's cached one: the paths would not be doing the same work. */
 export class WrongAnswerError extends Error {
   constructor(message: string, opts: { cause?: unknown } = {}) {
     super(message, { cause: opts.cause });
@@ -34,7 +34,7 @@ export class WrongAnswerError extends Error {
 export function checkText(path: PathName, text: string, expected: string): void {
   if (text !== expected) {
     throw new WrongAnswerError(
-      `the ${path} path answered ${JSON.stringify(text.slice(0, 80))}, not the upstream's cached ` +
+      `the ${path} path answered ${JSON.stringify(text.slice(0, 80))}, not serving's cached ` +
         `${JSON.stringify(expected.slice(0, 80))}`,
     );
   }

@@ -1,17 +1,17 @@
-// What the gateway adds in front of a fixed upstream, against gRPC and nginx in the same run:
+// What the gateway adds in front of serving, against gRPC and nginx in the same run:
 // `pnpm bench:gateway --help`.
 import { describeMachine, thisMachine } from "../serving/machine.js";
 import { type GatewayBenchOptions, parseGatewayBenchArgs, USAGE, UsageError } from "./args.js";
 import { cpuDelta } from "./cpu.js";
 import { benchWorkload, WrongAnswerError } from "./driver.js";
 import { runLoad } from "./load.js";
-import type { CacheCounts } from "./metrics.js";
+import { cacheCheck } from "./metrics.js";
 import { NginxError } from "./nginx.js";
 import { formatCpuTable, formatTable, type Measurement, summarize, summaryLine } from "./report.js";
 import { ApiKeyError, type Rig, startRig } from "./rig.js";
 import { schedule } from "./schedule.js";
 
-/** Every path at the highest level, then at one client: JIT, connection pools and the upstream's LRU. */
+/** Every path at the highest level, then at one client: JIT, connection pools and serving's LRU. */
 async function warmUp(rig: Rig, o: GatewayBenchOptions, signal: AbortSignal): Promise<void> {
   const most = Math.max(...o.concurrency);
   for (const driver of Object.values(rig.drivers)) {
@@ -38,27 +38,10 @@ async function measure(rig: Rig, o: GatewayBenchOptions, signal: AbortSignal): P
 
 function setupLine(o: GatewayBenchOptions, rig: Rig): string {
   return (
-    `upstream: a SloughGPT platform answering from its response cache (${JSON.stringify(rig.expected)}); ` +
+    `serving answering from its response cache (${JSON.stringify(rig.expected)}); ` +
     `${rig.nginxVersion}, ${o.nginxWorkers} worker(s); gateway path with the ${rig.apiKey}; ` +
     `max_tokens ${o.maxTokens}, ${o.rounds} round(s) of >= ${o.requests} requests per level`
   );
-}
-
-/** Every timed request crossed to the upstream exactly once and was answered from its cache. */
-function upstreamCheck(
-  timed: number,
-  before: CacheCounts,
-  after: CacheCounts,
-): { ok: boolean; line: string } {
-  const hits = after.hits - before.hits;
-  const misses = after.misses - before.misses;
-  const ok = misses === 0 && hits === timed;
-  return {
-    ok,
-    line:
-      `upstream check${ok ? "" : " FAILED"}: ${timed} timed requests, the upstream's serving answered ` +
-      `${hits} from its response cache and missed ${misses}`,
-  };
 }
 
 async function run(o: GatewayBenchOptions, signal: AbortSignal): Promise<void> {
@@ -66,14 +49,14 @@ async function run(o: GatewayBenchOptions, signal: AbortSignal): Promise<void> {
   console.log(`machine: ${describeMachine(thisMachine())}`);
   const rig = await startRig(o, benchWorkload(o.maxTokens));
   try {
-    process.stderr.write("Started both platforms and nginx; warming up\n");
+    process.stderr.write("Started the platform and nginx; warming up\n");
     await warmUp(rig, o, signal);
-    const before = await rig.upstreamCache();
+    const before = await rig.servingCache();
     const measurements = await measure(rig, o, signal);
-    const check = upstreamCheck(
+    const check = cacheCheck(
       measurements.reduce((n, m) => n + m.latenciesMs.length, 0),
       before,
-      await rig.upstreamCache(),
+      await rig.servingCache(),
     );
     const rows = summarize(measurements);
     console.log(`${setupLine(o, rig)}\n\n${formatTable(rows)}\n\n${formatCpuTable(rows)}\n\n${check.line}`);

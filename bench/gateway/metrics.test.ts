@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@jest/globals";
-import { cacheCounts, counterSum } from "./metrics.js";
+import { cacheCheck, cacheCounts, counterSum } from "./metrics.js";
 
 const text = `# HELP sloughgpt_serving_response_cache_requests_total Response cache lookups.
 # TYPE sloughgpt_serving_response_cache_requests_total counter
@@ -30,5 +30,26 @@ describe("counterSum", () => {
 describe("cacheCounts", () => {
   it("counts hits and misses over every tier", () => {
     expect(cacheCounts(text)).toEqual({ hits: 123, misses: 2 });
+  });
+});
+
+describe("cacheCheck", () => {
+  const before = { hits: 10, misses: 2 };
+
+  it("passes when every timed request was one hit and nothing missed", () => {
+    expect(cacheCheck(100, before, { hits: 110, misses: 2 })).toEqual({
+      ok: true,
+      line: "cache check: 100 timed requests, serving answered 100 from its response cache and missed 0",
+    });
+  });
+
+  it.each([
+    ["a miss", { hits: 109, misses: 3 }],
+    ["a request answered twice", { hits: 111, misses: 2 }],
+    ["a request not answered from the cache", { hits: 109, misses: 2 }],
+  ])("fails on %s", (_, after) => {
+    const r = cacheCheck(100, before, after);
+    expect(r.ok).toBe(false);
+    expect(r.line).toMatch(/^cache check FAILED: 100 timed requests/);
   });
 });

@@ -24,3 +24,23 @@ export function cacheCounts(metricsText: string): CacheCounts {
     misses: counterSum(metricsText, RESPONSE_CACHE_COUNTER, { result: "miss" }),
   };
 }
+
+/**
+ * Every timed request was answered from serving's response cache exactly once: one hit each and no
+ * miss, on every path alike (they all end at the same serving process).
+ */
+export function cacheCheck(
+  timed: number,
+  before: CacheCounts,
+  after: CacheCounts,
+): { ok: boolean; line: string } {
+  const hits = after.hits - before.hits;
+  const misses = after.misses - before.misses;
+  const ok = misses === 0 && hits === timed;
+  return {
+    ok,
+    line:
+      `cache check${ok ? "" : " FAILED"}: ${timed} timed requests, serving answered ${hits} from its ` +
+      `response cache and missed ${misses}`,
+  };
+}

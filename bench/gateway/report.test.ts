@@ -10,7 +10,7 @@ import {
   summaryLine,
 } from "./report.js";
 
-const cpu = (s = 0): CpuSeconds => ({ bench: s, gateway: s, serving: s, nginx: s, upstream: s, others: s });
+const cpu = (s = 0): CpuSeconds => ({ bench: s, gateway: s, serving: s, nginx: s, others: s });
 
 /** `requests` requests in `seconds`, every one taking `ms` except the slowest, which takes `slowMs`. */
 const m = (
@@ -82,7 +82,8 @@ describe("summarize", () => {
     // 200 samples: nearest rank 198 is still the common 1 ms; the two slow ones are above p99.
     expect(grpc?.p99Ms).toBe(1);
     expect(grpc?.cpuMsPerRequest.gateway).toBe(5);
-    expect(grpc?.coresBusy).toBe(3);
+    // Five groups, 0.5 s of CPU each, in 1 s.
+    expect(grpc?.coresBusy).toBe(2.5);
   });
 
   it("leaves ratios and differences undefined (NaN) where the reference path did not run that round", () => {
@@ -131,7 +132,8 @@ describe("tables", () => {
 
   it("formats CPU per request per process group", () => {
     const [header, , body] = formatCpuTable([row({})]).split("\n");
-    expect(header).toContain("| gateway ms/req | serving ms/req | nginx ms/req | upstream ms/req |");
+    expect(header).toContain("| gateway ms/req | serving ms/req | nginx ms/req | others ms/req |");
+    expect(header).not.toContain("upstream");
     expect(body).toContain("|          0.125 |");
     expect(body?.endsWith("|       1.50 |")).toBe(true);
   });

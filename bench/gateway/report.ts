@@ -2,7 +2,7 @@ import { fixed, markdownTable } from "../serving/report.js";
 import { median, percentile } from "../serving/stats.js";
 import { CPU_GROUPS, type CpuSeconds } from "./cpu.js";
 
-/** The four ways the same request reaches the same cached upstream answer. */
+/** The four ways the same request reaches one serving process and its cached answer. */
 export const PATHS = ["grpc", "gateway", "nginx", "direct"] as const;
 export type PathName = (typeof PATHS)[number];
 
