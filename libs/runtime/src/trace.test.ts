@@ -30,6 +30,13 @@ describe("W3C trace context", () => {
     );
   });
 
+  it("gives every new trace and span ids of their own, across refills of the random pool", () => {
+    const traces = Array.from({ length: 2_000 }, () => childTrace());
+    expect(new Set(traces.map((t) => t.traceId)).size).toBe(2_000);
+    expect(new Set(traces.map((t) => t.spanId)).size).toBe(2_000);
+    for (const t of traces) expect(parseTraceparent(formatTraceparent(t))).toEqual(t);
+  });
+
   it("keeps the trace id and makes a new span for a child", () => {
     const parent = childTrace();
     const child = childTrace(parent);

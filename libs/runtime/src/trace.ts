@@ -25,11 +25,30 @@ export function formatTraceparent(ctx: TraceContext): string {
 /** A child span of `parent`, or a new trace when there is none. */
 export function childTrace(parent?: TraceContext): TraceContext {
   return {
-    traceId: parent?.traceId ?? randomBytes(16).toString("hex"),
-    spanId: randomBytes(8).toString("hex"),
+    traceId: parent?.traceId ?? randomHex(16),
+    spanId: randomHex(8),
     sampled: parent?.sampled ?? true,
   };
 }
+
+// Ids come from a pool of random bytes refilled 4 KiB at a time: one call into the CSPRNG per ~170
+// spans instead of two per request (measurable in the gateway's profile). All-zero ids are invalid.
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let used = 0;
+
+function randomHex(bytes: number): string {
+  for (;;) {
+    if (used + bytes > pool.length) {
+      pool = randomBytes(POOL_BYTES);
+      used = 0;
+    }
+    const id = pool.toString("hex", used, (used += bytes));
+    if (!ALL_ZERO.test(id)) return id;
+  }
+}
+
+const ALL_ZERO = /^0+$/;
 
 const storage = new AsyncLocalStorage<TraceContext>();
 
