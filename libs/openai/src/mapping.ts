@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { serving } from "@sloughgpt/proto";
-import type { ChatCompletionRequest, CompletionRequest } from "./schemas.js";
+import { InvalidArgumentError } from "@sloughgpt/runtime";
+import type { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from "./schemas.js";
 
 type Common = Pick<
   ChatCompletionRequest,
@@ -230,4 +231,22 @@ export function embeddingList(
     model,
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };
+}
+
+/** The texts to embed: OpenAI takes one string or a list. */
+export function embeddingInputs(body: EmbeddingRequest): string[] {
+  return typeof body.input === "string" ? [body.input] : body.input;
+}
+
+/** serving's Embed answer as OpenAI's list; `dimensions` other than the model's width is refused. */
+export function embeddingResponse(body: EmbeddingRequest, res: serving.EmbedResponse) {
+  const vectors = res.embeddings.map((e) => e.values);
+  const width = vectors[0]?.length ?? 0;
+  if (body.dimensions !== undefined && body.dimensions !== width) {
+    throw new InvalidArgumentError(
+      `model '${body.model}' produces ${width}-dimensional embeddings; dimensions=${body.dimensions} is not supported`,
+      { param: "dimensions" },
+    );
+  }
+  return embeddingList(body.model, vectors, body.encoding_format, res.promptTokens);
 }

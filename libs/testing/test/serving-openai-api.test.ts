@@ -86,6 +86,17 @@ describe("serving's OpenAI-compatible HTTP API through the official SDK", () => 
     expect(text).toBe(whole.choices[0]?.text);
   });
 
+  it("embeds a batch of texts", async () => {
+    const res = await client.embeddings.create({
+      model: platform.modelId,
+      input: ["a lighthouse", "the sea"],
+    });
+    expect(res.data).toHaveLength(2);
+    expect(res.data[0]?.embedding.length).toBeGreaterThan(0);
+    expect(res.data[1]?.embedding.length).toBe(res.data[0]?.embedding.length);
+    expect(res.usage.prompt_tokens).toBeGreaterThan(0);
+  });
+
   it("refuses an unknown model with 404 model_not_found", async () => {
     const err = await client.chat.completions.create({ ...chat("hi"), model: "nope" }).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);

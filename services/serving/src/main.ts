@@ -4,6 +4,7 @@ import { serving } from "@sloughgpt/proto";
 import { createLogger, createMetrics, loadConfig, runMain, serve } from "@sloughgpt/runtime";
 import { ResponseCache } from "./cache/index.js";
 import { configSchema } from "./config.js";
+import { createEmbed } from "./embedding.js";
 import { createGenerate } from "./generation.js";
 import { startOpenAIApi } from "./http/openai-api.js";
 import { servingMetrics } from "./metrics.js";
@@ -92,6 +93,7 @@ await runMain(logger, async (host) => {
   const usage = new UsageMeter(bus);
   host.defer("usage-events", () => usage.drain());
   const generate = createGenerate({ registry, cache, serving: m, usage });
+  const embed = createEmbed({ registry, serving: m, usage });
 
   if (config.OPENAI_API_PORT !== undefined) {
     // Started before the gRPC server, so at shutdown it closes after gRPC has drained (closers run in
@@ -102,6 +104,7 @@ await runMain(logger, async (host) => {
       apiKey: config.OPENAI_API_KEY,
       bodyLimitBytes: config.OPENAI_API_BODY_LIMIT_BYTES,
       generate,
+      embed,
       registry,
       logger,
     });
@@ -120,7 +123,7 @@ await runMain(logger, async (host) => {
       {
         name: "sloughgpt.serving.v1.ServingService",
         definition: serving.ServingServiceService,
-        implementation: servingHandlers({ registry, generate, usage, logger, metrics, serving: m }),
+        implementation: servingHandlers({ registry, generate, embed, logger, metrics }),
       },
     ],
     checks: { nats: async () => void (await bus.nc.rtt()) },

@@ -1,20 +1,11 @@
 import type { serving } from "@sloughgpt/proto";
 import { InvalidArgumentError, type Logger, type Metrics, serverStream, unary } from "@sloughgpt/runtime";
 import { z } from "zod";
+import type { Embed } from "./embedding.js";
 import type { Generate } from "./generation.js";
-import type { ServingMetrics } from "./metrics.js";
 import { toProtoModel } from "./models.js";
 import type { ModelRegistry } from "./registry/registry.js";
 import { type ModelSpec, parseModelSpec } from "./registry/spec.js";
-import type { UsageMeter } from "./usage.js";
-
-const embedRequest = z.object({
-  model: z.string().min(1, "model is required"),
-  input: z.array(z.string().min(1, "inputs must not be empty")).min(1, "input is required").max(2048),
-  keyId: z.string(),
-  team: z.string().default(""),
-  requestId: z.string(),
-});
 
 /** Enough for a long document in one call; chunkers send one document at a time. */
 const MAX_TOKENIZE_CHARS = 8_000_000;
@@ -67,12 +58,10 @@ export function specFromProto(id: string, s: serving.ModelSpec): ModelSpec {
 export function servingHandlers(deps: {
   registry: ModelRegistry;
   generate: Generate;
-  usage: UsageMeter;
+  embed: Embed;
   logger: Logger;
   metrics: Metrics;
-  serving: ServingMetrics;
 }) {
-  const m = deps.serving;
   const registry = deps.registry;
   const env = { logger: deps.logger, metrics: deps.metrics, service: "ServingService" };
 
@@ -90,26 +79,7 @@ export function servingHandlers(deps: {
     }),
   );
 
-  const embed = unary<serving.EmbedRequest, serving.EmbedResponse>(env, "Embed", async (raw, ctx) => {
-    const req = embedRequest.parse(raw);
-    const started = performance.now();
-    const result = await registry
-      .embed(req.model, req.input, { signal: ctx.signal })
-      .catch((err: unknown) => {
-        m.requests.inc({ model: req.model, operation: "embed", status: "error" });
-        throw err;
-      });
-    m.requests.inc({ model: req.model, operation: "embed", status: "ok" });
-    m.promptTokens.inc({ model: req.model }, result.promptTokens);
-    deps.usage.record({
-      req,
-      usage: { promptTokens: result.promptTokens, completionTokens: 0 },
-      latencyMs: performance.now() - started,
-      status: "ok",
-      logger: ctx.logger,
-    });
-    return { embeddings: result.vectors.map((values) => ({ values })), promptTokens: result.promptTokens };
-  });
+  const embed = unary<serving.EmbedRequest, serving.EmbedResponse>(env, "Embed", deps.embed);
 
   const tokenize = unary<serving.TokenizeRequest, serving.TokenizeResponse>(
     env,

@@ -8,15 +8,16 @@ import {
   completion,
   completionRequest,
   completionToGenerate,
-  embeddingList,
+  embeddingInputs,
   embeddingRequest,
+  embeddingResponse,
   findModel,
   type Kind,
   type ResponseMeta,
   responseMeta,
 } from "@sloughgpt/openai";
 import type { serving } from "@sloughgpt/proto";
-import { CancelledError, callStream, callUnary, InvalidArgumentError } from "@sloughgpt/runtime";
+import { CancelledError, callStream, callUnary } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Upstreams } from "../clients.js";
 import { needs } from "../http/rbac.js";
@@ -230,7 +231,7 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     needs("embeddings:create", { summary: "Embed text (OpenAI)", body: embeddingRequest }),
     async (request, reply) => {
       const body = embeddingRequest.parse(request.body);
-      const input = typeof body.input === "string" ? [body.input] : body.input;
+      const input = embeddingInputs(body);
       const estimate = input.reduce((n, text) => n + estimateTextTokens(text), 0);
       const ticket = await admitRequest(deps.gate, request, reply, estimate);
       const res = await settledCall(
@@ -252,15 +253,7 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
         ),
         (r) => r.promptTokens,
       );
-      const vectors = res.embeddings.map((e) => e.values);
-      const width = vectors[0]?.length ?? 0;
-      if (body.dimensions !== undefined && body.dimensions !== width) {
-        throw new InvalidArgumentError(
-          `model '${body.model}' produces ${width}-dimensional embeddings; dimensions=${body.dimensions} is not supported`,
-          { param: "dimensions" },
-        );
-      }
-      return embeddingList(body.model, vectors, body.encoding_format, res.promptTokens);
+      return embeddingResponse(body, res);
     },
   );
 

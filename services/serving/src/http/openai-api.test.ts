@@ -1,6 +1,7 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { serving } from "@sloughgpt/proto";
 import { AppError, createLogger, NotFoundError, ResourceExhaustedError } from "@sloughgpt/runtime";
+import type { Embed } from "../embedding.js";
 import type { Generate } from "../generation.js";
 import type { ModelRegistry } from "../registry/registry.js";
 import { type OpenAIApi, startOpenAIApi } from "./openai-api.js";
@@ -46,6 +47,11 @@ const registry = {
 
 let api: OpenAIApi | undefined;
 
+const embed: Embed = async (req) => ({
+  embeddings: req.input.map((_, i) => ({ values: [i, 1] })),
+  promptTokens: 3,
+});
+
 async function start(generate: Generate, apiKey?: string) {
   api = await startOpenAIApi({
     port: 0,
@@ -53,6 +59,7 @@ async function start(generate: Generate, apiKey?: string) {
     apiKey,
     bodyLimitBytes: 2048,
     generate,
+    embed,
     registry,
     logger: createLogger({ service: "test", level: "silent" }),
   });
@@ -147,6 +154,28 @@ describe("serving's OpenAI-compatible API", () => {
     expect((await fetch(`${url}/v1/models/zz`)).status).toBe(404);
     expect((await fetch(`${url}/v1/nothing`)).status).toBe(404);
     expect((await fetch(`${url}/v1/chat/completions`)).status).toBe(405);
+  });
+
+  it("embeds a batch, and refuses dimensions the model does not have", async () => {
+    const url = await start(fakeGenerate().generate);
+    const res = await post(`${url}/v1/embeddings`, { model: "m", input: ["a", "b"] });
+    expect(await res.json()).toEqual({
+      object: "list",
+      data: [
+        { object: "embedding", index: 0, embedding: [0, 1] },
+        { object: "embedding", index: 1, embedding: [1, 1] },
+      ],
+      model: "m",
+      usage: { prompt_tokens: 3, total_tokens: 3 },
+    });
+    const bad = await post(`${url}/v1/embeddings`, { model: "m", input: "a", dimensions: 3 });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { param: string } }).error.param).toBe("dimensions");
+  });
+
+  it("answers a malformed path segment with 400", async () => {
+    const url = await start(fakeGenerate().generate);
+    expect((await fetch(`${url}/v1/models/%E0%A4%A`)).status).toBe(400);
   });
 
   it("requires the bearer key when one is configured", async () => {

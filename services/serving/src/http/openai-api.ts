@@ -11,6 +11,9 @@ import {
   completion,
   completionRequest,
   completionToGenerate,
+  embeddingInputs,
+  embeddingRequest,
+  embeddingResponse,
   findModel,
   HttpRequestError,
   type Kind,
@@ -20,6 +23,7 @@ import {
 } from "@sloughgpt/openai";
 import type { serving } from "@sloughgpt/proto";
 import { childTrace, type Logger, parseTraceparent, withTrace } from "@sloughgpt/runtime";
+import type { Embed } from "../embedding.js";
 import type { Generate } from "../generation.js";
 import { toProtoModel } from "../models.js";
 import type { ModelRegistry } from "../registry/registry.js";
@@ -33,6 +37,8 @@ export interface OpenAIApiOptions {
   bodyLimitBytes: number;
   /** The same generation path as gRPC Generate. */
   generate: Generate;
+  /** The same embedding path as gRPC Embed. */
+  embed: Embed;
   registry: ModelRegistry;
   logger: Logger;
 }
@@ -56,7 +62,8 @@ type Route = (x: Exchange, param: string | undefined) => Promise<void>;
 
 /**
  * An OpenAI-compatible HTTP API on serving itself (`/v1/models`, `/v1/chat/completions`,
- * `/v1/completions`), like vLLM's or llama-server's. Requests take the gRPC Generate path; errors
+ * `/v1/completions`, `/v1/embeddings`), like vLLM's or llama-server's. Requests take the gRPC
+ * Generate and Embed paths; errors
  * become OpenAI's error JSON at one place, `fail`.
  */
 export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
@@ -155,11 +162,19 @@ function match(routes: Record<string, Route>, req: http.IncomingMessage): [Route
   const model = /^\/v1\/models\/(.+)$/.exec(path);
   const key = model ? "/v1/models/{id}" : path;
   const route = routes[`${req.method} ${key}`];
-  if (route) return [route, model ? decodeURIComponent(model[1] ?? "") : undefined];
+  if (route) return [route, model ? decodeParam(model[1] ?? "") : undefined];
   if (Object.keys(routes).some((r) => r.endsWith(` ${key}`))) {
     throw new HttpRequestError(405, "method_not_allowed", `${req.method} is not allowed on ${path}`);
   }
   throw new HttpRequestError(404, "not_found", `No route for ${req.method} ${path}`);
+}
+
+function decodeParam(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch (err) {
+    throw new HttpRequestError(400, "invalid_path", `malformed path segment '${text}'`, { cause: err });
+  }
 }
 
 function openaiRoutes(o: OpenAIApiOptions): Record<string, Route> {
@@ -169,6 +184,18 @@ function openaiRoutes(o: OpenAIApiOptions): Record<string, Route> {
     "GET /v1/models/{id}": async (x, id) => sendJson(x.res, 200, findModel(models(), id ?? "")),
     "POST /v1/chat/completions": (x) => generateRoute(o, x, "chat"),
     "POST /v1/completions": (x) => generateRoute(o, x, "text"),
+    "POST /v1/embeddings": async (x) => {
+      const body = embeddingRequest.parse(await readJson(x.req, o.bodyLimitBytes));
+      const req = {
+        model: body.model,
+        input: embeddingInputs(body),
+        keyId: "",
+        team: "",
+        requestId: x.requestId,
+      };
+      const res = await o.embed(req, { signal: x.signal, logger: x.logger });
+      sendJson(x.res, 200, embeddingResponse(body, res));
+    },
   };
 }
 
