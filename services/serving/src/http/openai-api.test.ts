@@ -189,3 +189,30 @@ describe("serving's OpenAI-compatible API", () => {
     );
   });
 });
+
+describe("serving's OpenAI-compatible API at shutdown", () => {
+  it("lets a request in flight finish, then closes its kept-alive connection without waiting out the grace", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const generate: Generate = async (_req, write) => {
+      await gate;
+      await write({ event: { $case: "delta", delta: "late" } });
+      await write(FINAL);
+    };
+    const url = await start(generate);
+    const answer = post(`${url}/v1/chat/completions`, chat).then(async (r) => [r.status, await r.json()]);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    const closed = (api as OpenAIApi).close(10_000);
+    api = undefined;
+    setTimeout(release, 100);
+    await closed;
+    const [status, body] = await answer;
+    expect(status).toBe(200);
+    expect(JSON.stringify(body)).toContain('"content":"late"');
+    // Without closing it, the idle connection would hold the server open for seconds (keep-alive timeout).
+    expect(performance.now() - t0).toBeLessThan(2_000);
+  });
+});

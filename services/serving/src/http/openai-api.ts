@@ -63,8 +63,7 @@ type Route = (x: Exchange, param: string | undefined) => Promise<void>;
 /**
  * An OpenAI-compatible HTTP API on serving itself (`/v1/models`, `/v1/chat/completions`,
  * `/v1/completions`, `/v1/embeddings`), like vLLM's or llama-server's. Requests take the gRPC
- * Generate and Embed paths; errors
- * become OpenAI's error JSON at one place, `fail`.
+ * Generate and Embed paths; errors become OpenAI's error JSON at one place, `fail`.
  */
 export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
   const logger = o.logger.child({ component: "openai-api" });
@@ -77,6 +76,8 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
     const requestId = requestIdOf(req);
     res.setHeader("x-request-id", requestId);
     if (closing) res.setHeader("connection", "close");
+    // While draining, a kept-alive connection closes once its response is out instead of idling.
+    res.once("finish", () => closing && setImmediate(() => server.closeIdleConnections()));
     const x = { req, res, requestId, signal: requestSignal(res, shutdown.signal), logger };
     withTrace(childTrace(parseTraceparent(headerOf(req, "traceparent"))), () => {
       void (async () => {
@@ -102,10 +103,6 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      // Connections that finish their request while draining close instead of idling.
-      server.on("request", (_req, res: http.ServerResponse) =>
-        res.once("finish", () => server.closeIdleConnections()),
-      );
       const timer = setTimeout(() => {
         logger.warn({ graceMs }, "Cancelled in-flight HTTP requests after the shutdown grace period");
         shutdown.abort();
