@@ -43,7 +43,8 @@ function randomHex(bytes: number): string {
       pool = randomBytes(POOL_BYTES);
       used = 0;
     }
-    const id = pool.toString("hex", used, (used += bytes));
+    const id = pool.toString("hex", used, used + bytes);
+    used += bytes;
     if (!ALL_ZERO.test(id)) return id;
   }
 }
