@@ -63,7 +63,7 @@ export async function startRig(o: GatewayBenchOptions, workload: Workload): Prom
     const apiPort = await freePort();
     // extraEnv reaches every service; only serving reads these two.
     const platform = await startPlatform({
-      extraEnv: { RESPONSE_CACHE_TTL_SECONDS: String(CACHE_TTL_SECONDS), OPENAI_API_PORT: String(apiPort) },
+      extraEnv: { RESPONSE_CACHE_TTL_SECONDS: String(CACHE_TTL_SECONDS), SERVING_API_PORT: String(apiPort) },
     });
     teardown.add(() => platform.stop());
     const servingApi = `http://127.0.0.1:${apiPort}`;

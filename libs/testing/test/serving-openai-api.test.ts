@@ -5,7 +5,7 @@ import { type Platform, startPlatform } from "../src/index.js";
 
 jest.setTimeout(120_000);
 
-// Serving's own OpenAI-compatible HTTP API (OPENAI_API_PORT), with a key required (OPENAI_API_KEY).
+// Serving's own OpenAI-compatible HTTP API (SERVING_API_PORT), with a key required (SERVING_API_KEY).
 const KEY = "sk-serving-test-key-0123456789";
 
 let platform: Platform;
@@ -15,7 +15,7 @@ let baseURL: string;
 beforeAll(async () => {
   const port = await freePort();
   baseURL = `http://127.0.0.1:${port}/v1`;
-  platform = await startPlatform({ extraEnv: { OPENAI_API_PORT: String(port), OPENAI_API_KEY: KEY } });
+  platform = await startPlatform({ extraEnv: { SERVING_API_PORT: String(port), SERVING_API_KEY: KEY } });
   client = new OpenAI({ baseURL, apiKey: KEY, maxRetries: 0 });
 });
 

@@ -58,11 +58,11 @@ export const configSchema = z
      * /v1/completions); unset, there is none. It has no rate limits or per-key metering: the gateway
      * is the platform's front door.
      */
-    OPENAI_API_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-    /** When set, the HTTP API requires `Authorization: Bearer <OPENAI_API_KEY>` (401 otherwise). */
-    OPENAI_API_KEY: z.string().min(1).optional(),
+    SERVING_API_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /** When set, the HTTP API requires `Authorization: Bearer <SERVING_API_KEY>` (401 otherwise). */
+    SERVING_API_KEY: z.string().min(1).optional(),
     /** Largest request body the HTTP API reads (413 beyond it). */
-    OPENAI_API_BODY_LIMIT_BYTES: z.coerce
+    SERVING_API_BODY_LIMIT_BYTES: z.coerce
       .number()
       .int()
       .min(1024)

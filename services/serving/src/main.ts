@@ -95,14 +95,14 @@ await runMain(logger, async (host) => {
   const generate = createGenerate({ registry, cache, serving: m, usage });
   const embed = createEmbed({ registry, serving: m, usage });
 
-  if (config.OPENAI_API_PORT !== undefined) {
+  if (config.SERVING_API_PORT !== undefined) {
     // Started before the gRPC server, so at shutdown it closes after gRPC has drained (closers run in
     // reverse): both keep answering in-flight requests meanwhile.
     const api = await startOpenAIApi({
-      port: config.OPENAI_API_PORT,
+      port: config.SERVING_API_PORT,
       host: config.BIND_HOST,
-      apiKey: config.OPENAI_API_KEY,
-      bodyLimitBytes: config.OPENAI_API_BODY_LIMIT_BYTES,
+      apiKey: config.SERVING_API_KEY,
+      bodyLimitBytes: config.SERVING_API_BODY_LIMIT_BYTES,
       generate,
       embed,
       registry,
