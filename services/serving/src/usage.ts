@@ -36,10 +36,14 @@ export class UsageMeter {
       status: u.status,
       finishedAt: new Date().toISOString(),
     };
-    const p = publishWithRetry(() => publish(this.bus, subjects.usageGeneration, event, { msgId: id })).catch(
-      (err: unknown) =>
+    // A moment later: the response's last bytes (the final message and the end of the call, which
+    // leave on the following turns of the event loop) go out before encoding and publishing the event.
+    // Publishing first held every response's end back by about 1 ms on this machine (measured).
+    const p = new Promise<void>((resolve) => setTimeout(resolve, PUBLISH_DELAY_MS))
+      .then(() => publishWithRetry(() => publish(this.bus, subjects.usageGeneration, event, { msgId: id })))
+      .catch((err: unknown) =>
         u.logger.error({ err, requestId: u.req.requestId, usageId: id }, "Failed to publish usage event"),
-    );
+      );
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));
   }
@@ -48,6 +52,8 @@ export class UsageMeter {
     return Promise.allSettled([...this.pending]).then(() => undefined);
   }
 }
+
+const PUBLISH_DELAY_MS = 2;
 
 async function publishWithRetry(fn: () => Promise<void>, attempts = 5): Promise<void> {
   for (let i = 1; ; i++) {
