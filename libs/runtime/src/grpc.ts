@@ -231,12 +231,14 @@ export function callUnary<Req, Res>(
   return new Promise<Res>((resolve, reject) => {
     const deadline = Date.now() + (opts.deadlineMs ?? 30_000);
     const onAbort = () => call.cancel();
-    const call = method(req, outgoingMetadata(), { deadline }, (err, res) => {
-      // A long-lived signal (a job's, a benchmark's) must not collect one listener per call.
-      opts.signal?.removeEventListener("abort", onAbort);
-      if (err) reject(fromServiceError(err));
-      else resolve(res);
-    });
+    const call = withoutCallerStack(() =>
+      method(req, outgoingMetadata(), { deadline }, (err, res) => {
+        // A long-lived signal (a job's, a benchmark's) must not collect one listener per call.
+        opts.signal?.removeEventListener("abort", onAbort);
+        if (err) reject(fromServiceError(err));
+        else resolve(res);
+      }),
+    );
     opts.signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
@@ -254,7 +256,7 @@ export async function* callStream<Req, Res>(
   opts: { deadlineMs?: number; signal?: AbortSignal } = {},
 ): AsyncGenerator<Res> {
   const deadline = Date.now() + (opts.deadlineMs ?? 300_000);
-  const call = method(req, outgoingMetadata(), { deadline });
+  const call = withoutCallerStack(() => method(req, outgoingMetadata(), { deadline }));
   const onAbort = () => call.cancel();
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -264,6 +266,21 @@ export async function* callStream<Req, Res>(
   } finally {
     opts.signal?.removeEventListener("abort", onAbort);
     call.cancel();
+  }
+}
+
+/**
+ * Starts a call without the stack trace grpc-js captures on every call to append to its errors'
+ * details (a measurable share of a request's CPU in the gateway's profile); errors are mapped to
+ * AppErrors here and never show a stack anyway.
+ */
+function withoutCallerStack<T>(start: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return start();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 
