@@ -91,6 +91,11 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
       })();
     });
   });
+  // Idle kept-alive connections stay open longer than the usual proxy's idle timeout (nginx's
+  // upstream keepalive_timeout and cloud load balancers: 60 s). With Node's 5 s default the server
+  // closed connections a proxy or client was about to reuse, and that request failed with ECONNRESET.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(o.port, o.host, () => resolve());
@@ -113,6 +118,8 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
     },
   };
 }
+
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 const headerOf = (req: http.IncomingMessage, name: string) => {
   const v = req.headers[name];
