@@ -2,7 +2,7 @@ import { describe, expect, it } from "@jest/globals";
 import { parseBenchArgs, UsageError } from "./args.js";
 
 describe("parseBenchArgs", () => {
-  it("defaults to q8_0, 16 sequences, 4 rounds at concurrency 1, 4, 8 and 16, unpinned", () => {
+  it("defaults to q8_0, 16 sequences, 8 rounds at concurrency 1, 4, 8 and 16, unpinned", () => {
     expect(parseBenchArgs([], {})).toEqual({
       mode: "serving",
       type: "q8_0",
@@ -11,7 +11,7 @@ describe("parseBenchArgs", () => {
       contextSize: 1024,
       maxTokens: 64,
       requests: 16,
-      rounds: 4,
+      rounds: 8,
       concurrency: [1, 4, 8, 16],
       pin: false,
     });

@@ -16,7 +16,7 @@ Needs NATS on 127.0.0.1:4222 and Postgres on 127.0.0.1:5432.
   --context <n>          tokens per sequence (default 1024)
   --max-tokens <n>       tokens generated per request (default 64)
   --requests <n>         requests per measurement, at least one per client (default 16)
-  --rounds <n>           rounds over all levels and paths; medians are reported (default 4)
+  --rounds <n>           rounds over all levels and paths; medians are reported (default 8)
   --concurrency <list>   comma-separated client counts, must include 1 and 8 (default 1,4,8,16)
   --pin                  serving on its own CPUs, everything else on the rest (Linux, taskset)
   --stream-interval <ms> serving's STREAM_INTERVAL_MS: how often its engine process sends what it
@@ -78,7 +78,7 @@ const FULL: Omit<BenchOptions, "type" | "threads" | "pin"> = {
   contextSize: 1024,
   maxTokens: 64,
   requests: 16,
-  rounds: 4,
+  rounds: 8,
   concurrency: [1, 4, 8, 16],
 };
 
