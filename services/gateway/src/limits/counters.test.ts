@@ -141,7 +141,7 @@ describe("Counters", () => {
 
 describe("Counters with leases", () => {
   // Every write counts as busy, so leases grow 1, 2, 4, 8; a quarter of what is left at most.
-  const policy: LeasePolicy = { maxRequests: 8, share: 1 / 4, busyMs: 60_000, idleMs: 20 };
+  const policy: LeasePolicy = { maxRequests: 8, share: 1 / 4, busyMs: 60_000, idleMs: 20, maxAgeMs: 60_000 };
   const reserveTokens = (rpm: number | undefined, tpm: number, tokens: number): Op => ({
     type: "reserve",
     cost: { requests: 1, tokens },
@@ -213,6 +213,76 @@ describe("Counters with leases", () => {
     await until(async () => (await store.read("t.a.1")).usage.requests === 10);
     expect((await store.read("t.a.1")).usage).toEqual({ requests: 10, tokens: 10 * 50 - 30 });
     expect(counters.held("t.a.1")).toEqual({ requests: 0, tokens: 0 });
+  });
+
+  it("takes a request under changed limits to the store, not from a lease granted under the old ones", async () => {
+    const { counting, calls } = countingStore();
+    const counters = new Counters(counting, policy);
+    // Writes hold 0, 1, then 2 more: the fifth request leaves one held.
+    for (let i = 0; i < 5; i++) await counters.apply("k.a.1", 1, reserve(1_000));
+    expect(counters.held("k.a.1").requests).toBeGreaterThan(0);
+    const writes = calls.writes;
+    expect((await counters.apply("k.a.1", 1, reserve(5))).ok).toBe(false);
+    expect(calls.writes).toBe(writes + 1);
+    // The refusal's write gave the lease back: the stored value is what was admitted.
+    expect(counters.held("k.a.1")).toEqual({ requests: 0, tokens: 0 });
+  });
+
+  it("grants no lease to requests that estimate no tokens in a tpm scope", async () => {
+    const { counting, calls } = countingStore();
+    const counters = new Counters(counting, policy);
+    for (let i = 0; i < 8; i++) await counters.apply("t.a.1", 1, reserveTokens(undefined, 1_000, 0));
+    expect(counters.held("t.a.1")).toEqual({ requests: 0, tokens: 0 });
+    expect(calls.writes).toBe(8);
+  });
+
+  it("returns a lease in steady use once it is maxAgeMs old", async () => {
+    const { counting, store } = countingStore();
+    const counters = new Counters(counting, { ...policy, idleMs: 60_000, maxAgeMs: 30 });
+    // Writes hold 0, 1, then 2 more: the fifth request leaves one held.
+    for (let i = 0; i < 5; i++) await counters.apply("k.a.1", 1, reserve(1_000));
+    expect(counters.held("k.a.1").requests).toBeGreaterThan(0);
+    await until(async () => counters.held("k.a.1").requests === 0);
+    expect((await store.read("k.a.1")).usage.requests).toBe(5);
+  });
+
+  it("gives every lease back when closed, and takes none after", async () => {
+    const { counting, store } = countingStore();
+    const counters = new Counters(counting, { ...policy, idleMs: 60_000 });
+    // Writes hold 0, 1, then 2 more: the fifth request leaves one held.
+    for (let i = 0; i < 5; i++) await counters.apply("k.a.1", 1, reserve(1_000));
+    expect(counters.held("k.a.1").requests).toBeGreaterThan(0);
+    await counters.close();
+    expect((await store.read("k.a.1")).usage.requests).toBe(5);
+    for (let i = 0; i < 4; i++) await counters.apply("k.a.1", 1, reserve(1_000));
+    expect(counters.held("k.a.1")).toEqual({ requests: 0, tokens: 0 });
+    expect((await store.read("k.a.1")).usage.requests).toBe(9);
+  });
+
+  it("keeps its lease when a write is refused for a lost race or a failed read, not for a failed write", async () => {
+    const store = new MemoryStore(120_000);
+    let failReads = false;
+    let failWrites = false;
+    const flaky: CounterStore = {
+      read: (key) => (failReads ? Promise.reject(new Error("read failed")) : store.read(key)),
+      write: (key, usage, revision) =>
+        failWrites ? Promise.reject(new Error("write timed out")) : store.write(key, usage, revision),
+    };
+    const counters = new Counters(flaky, { ...policy, idleMs: 60_000 });
+    const other = new Counters(store);
+    // Writes hold 0, 1, then 2 more: the fifth request leaves one held.
+    for (let i = 0; i < 5; i++) await counters.apply("k.a.1", 1, reserve(1_000));
+    // Another replica writes: this one reads before its next write from now on.
+    await other.apply("k.a.1", 1, reserve(1_000));
+    const held = counters.held("k.a.1");
+    expect(held.requests).toBeGreaterThan(0);
+    failReads = true;
+    await expect(counters.apply("k.a.1", 1, reserve(1_001))).rejects.toThrow("read failed");
+    expect(counters.held("k.a.1")).toEqual(held);
+    failReads = false;
+    failWrites = true;
+    await expect(counters.apply("k.a.1", 1, reserve(1_001))).rejects.toThrow("write timed out");
+    expect(counters.held("k.a.1")).toEqual({ requests: 0, tokens: 0 });
   });
 
   it("never lets replicas holding leases admit more than the limit, and loses nothing once they are idle", async () => {

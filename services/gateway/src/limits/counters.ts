@@ -31,9 +31,17 @@ export interface LeasePolicy {
   busyMs: number;
   /** An unused lease goes back after this long without a request taking from it. */
   idleMs: number;
+  /** ... and at the latest this long after it was granted, however it is used. */
+  maxAgeMs: number;
 }
 
-export const DEFAULT_LEASE: LeasePolicy = { maxRequests: 64, share: 1 / 64, busyMs: 250, idleMs: 500 };
+export const DEFAULT_LEASE: LeasePolicy = {
+  maxRequests: 64,
+  share: 1 / 64,
+  busyMs: 250,
+  idleMs: 500,
+  maxAgeMs: 1_000,
+};
 
 interface Pending {
   op: Op;
@@ -58,7 +66,11 @@ interface Cell {
   leaseSize: number;
   /** The last write that reserved also granted a lease: refunds stay in it instead of being written. */
   leasing: boolean;
+  /** The limits the lease was granted under: a request under other limits (changed since) writes. */
+  leaseLimits: Limits | undefined;
+  grantedAt: number;
   lastReserveWrite: number;
+  /** The last request admitted from the lease (refunds do not count: they do not show use). */
   lastLeaseUse: number;
   idleTimer: NodeJS.Timeout | undefined;
 }
@@ -73,6 +85,7 @@ interface Cell {
 export class Counters {
   private readonly cells = new Map<string, Cell>();
   private latestWindow = Number.NEGATIVE_INFINITY;
+  private closed = false;
 
   constructor(
     private readonly store: CounterStore,
@@ -147,8 +160,10 @@ export class Counters {
       held: NO_USAGE,
       leaseSize: 0,
       leasing: false,
+      leaseLimits: undefined,
+      grantedAt: 0,
       lastReserveWrite: Number.NEGATIVE_INFINITY,
-      lastLeaseUse: 0,
+      lastLeaseUse: Number.NEGATIVE_INFINITY,
       idleTimer: undefined,
     };
     this.cells.set(key, cell);
@@ -171,8 +186,9 @@ export class Counters {
   private fromLease(key: string, cell: Cell, op: Op): Verdict | undefined {
     if (!cell.leasing || !cell.known) return undefined;
     if (op.type === "reserve") {
-      if (!covers(cell.held, op.cost)) return undefined;
+      if (!covers(cell.held, op.cost) || !sameLimits(op.limits, cell.leaseLimits)) return undefined;
       cell.held = minus(cell.held, op.cost);
+      cell.lastLeaseUse = performance.now();
     } else if (op.type === "adjust") {
       const d = op.delta;
       // A refund (a settle below its estimate, a roll-back) stays reserved, for the next requests.
@@ -182,16 +198,16 @@ export class Counters {
     } else {
       return undefined;
     }
-    cell.lastLeaseUse = performance.now();
     this.watchIdle(key, cell);
     return { ok: true, usage: minus(cell.known.usage, cell.held) };
   }
 
   /** How many requests this write's lease asks for: more while the counter is busy, none once it is not. */
   private nextLeaseSize(cell: Cell, ops: readonly Op[]): number {
-    if (!this.lease || !ops.some((op) => op.type === "reserve")) return 0;
+    if (!this.lease || this.closed || !ops.some((op) => op.type === "reserve")) return 0;
     const now = performance.now();
-    const busy = now - cell.lastReserveWrite < this.lease.busyMs;
+    // Busy: requests came within busyMs, through the lease or through writes.
+    const busy = now - Math.max(cell.lastReserveWrite, cell.lastLeaseUse) < this.lease.busyMs;
     cell.lastReserveWrite = now;
     cell.leaseSize = busy ? Math.min(this.lease.maxRequests, Math.max(1, cell.leaseSize * 2)) : 0;
     return cell.leaseSize;
@@ -208,10 +224,13 @@ export class Counters {
       perRequest = Math.max(perRequest, op.cost.tokens);
     }
     const { share } = this.lease;
+    // Requests that estimate no tokens must still stop once a tpm is used up (see exceeded): a lease
+    // would admit them past it, so they get none.
+    if (limits.tpm !== undefined && perRequest === 0) return NO_USAGE;
     let requests = size;
     if (limits.rpm !== undefined)
       requests = Math.min(requests, Math.floor((limits.rpm - end.requests) * share));
-    if (perRequest > 0 && limits.tpm !== undefined) {
+    if (limits.tpm !== undefined) {
       const tokens = Math.floor((limits.tpm - end.tokens) * share);
       requests = Math.min(requests, Math.floor(tokens / perRequest));
     }
@@ -222,31 +241,63 @@ export class Counters {
     // Refunds kept while the write was under way are added to the new lease.
     cell.held = plus(cell.held, grant);
     // Close to a limit no lease is granted, and refunds and roll-backs are written again at once.
-    if (ops.some((op) => op.type === "reserve")) cell.leasing = !isZero(grant);
+    let limits: Limits | undefined;
+    for (const op of ops) if (op.type === "reserve") limits = op.limits;
+    if (limits) {
+      cell.leasing = !isZero(grant);
+      cell.leaseLimits = limits;
+    }
     if (isZero(grant)) return;
-    cell.lastLeaseUse = performance.now();
+    cell.grantedAt = performance.now();
     this.watchIdle(key, cell);
   }
 
-  /** Returns the lease once nothing has taken from it for idleMs, with a write of its own. */
+  /**
+   * Returns what is held once nothing has taken from it for idleMs, or maxAgeMs after it was granted,
+   * with a write of its own.
+   */
   private watchIdle(key: string, cell: Cell): void {
     if (!this.lease || cell.idleTimer) return;
-    const { idleMs } = this.lease;
+    const { idleMs, maxAgeMs } = this.lease;
+    const dueIn = () =>
+      Math.min(Math.max(cell.lastLeaseUse, cell.grantedAt) + idleMs, cell.grantedAt + maxAgeMs) -
+      performance.now();
     const check = () => {
-      const idleFor = performance.now() - cell.lastLeaseUse;
-      if (idleFor < idleMs) {
-        cell.idleTimer = setTimeout(check, idleMs - idleFor).unref();
+      const wait = dueIn();
+      if (wait > 0) {
+        cell.idleTimer = setTimeout(check, wait).unref();
         return;
       }
       cell.idleTimer = undefined;
-      cell.leaseSize = 0;
-      cell.leasing = false;
-      if (isZero(cell.held)) return;
-      // An adjust of nothing: the write it makes carries the lease back (see commit).
-      cell.queue.push({ op: { type: "adjust", delta: NO_USAGE }, resolve: () => {}, reject: () => {} });
-      if (!cell.draining) void this.drain(key, cell);
+      void this.giveBack(key, cell);
     };
-    cell.idleTimer = setTimeout(check, idleMs).unref();
+    cell.idleTimer = setTimeout(check, Math.max(0, dueIn())).unref();
+  }
+
+  /** Ends the lease on `key`: what is held goes back with a write (an adjust of nothing; see commit). */
+  private giveBack(key: string, cell: Cell): Promise<unknown> {
+    cell.leaseSize = 0;
+    cell.leasing = false;
+    if (isZero(cell.held)) return Promise.resolve();
+    return new Promise((resolve) => {
+      cell.queue.push({ op: { type: "adjust", delta: NO_USAGE }, resolve, reject: resolve });
+      if (!cell.draining) void this.drain(key, cell);
+    });
+  }
+
+  /**
+   * Gives every lease back and takes no new ones: at shutdown, or when these counters are replaced,
+   * so that what this process held is not lost to the other replicas until the window ends.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    const returns: Promise<unknown>[] = [];
+    for (const [key, cell] of this.cells) {
+      clearTimeout(cell.idleTimer);
+      cell.idleTimer = undefined;
+      returns.push(this.giveBack(key, cell));
+    }
+    await Promise.all(returns);
   }
 
   private async drain(key: string, cell: Cell): Promise<void> {
@@ -274,8 +325,6 @@ export class Counters {
         for (const [i, p] of batch.entries()) p.resolve(verdicts[i]!);
       } catch (err) {
         cell.known = undefined;
-        // The write may or may not have returned the lease: count it as used (errs towards refusing).
-        cell.held = NO_USAGE;
         cell.leaseSize = 0;
         cell.leasing = false;
         // What queued meanwhile would wait for the same failure again; fail it now.
@@ -287,12 +336,33 @@ export class Counters {
 
   /** Decides `ops` against the stored value and writes the outcome, re-reading after a lost race. */
   private async commit(key: string, cell: Cell, ops: Op[]): Promise<Verdict[]> {
-    let state = cell.contended ? undefined : cell.known;
-    let fresh = false;
     // The lease goes back with this write (and a new one may come with it): none is taken meanwhile.
     const release = cell.held;
     cell.held = NO_USAGE;
     const size = this.nextLeaseSize(cell, ops);
+    let writing = false;
+    try {
+      return await this.decideAndWrite(key, cell, ops, release, size, (w) => {
+        writing = w;
+      });
+    } catch (err) {
+      // Nothing was written (a read failed, or every write lost a race): the lease is still held. A
+      // write that failed may or may not have given it back: count it as used (errs towards refusing).
+      if (!writing) cell.held = plus(cell.held, release);
+      throw err;
+    }
+  }
+
+  private async decideAndWrite(
+    key: string,
+    cell: Cell,
+    ops: Op[],
+    release: Usage,
+    size: number,
+    writing: (w: boolean) => void,
+  ): Promise<Verdict[]> {
+    let state = cell.contended ? undefined : cell.known;
+    let fresh = false;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (!state) {
         state = await this.store.read(key);
@@ -311,7 +381,9 @@ export class Counters {
         this.hold(key, cell, grant, ops);
         return verdicts;
       }
+      writing(true);
       const revision = await this.store.write(key, stored, state.revision);
+      writing(false);
       if (revision !== undefined) {
         cell.known = { usage: stored, revision };
         this.hold(key, cell, grant, ops);
@@ -339,3 +411,5 @@ const minus = (a: Usage, b: Usage): Usage => ({
   tokens: Math.max(0, a.tokens - b.tokens),
 });
 const isZero = (u: Usage): boolean => u.requests === 0 && u.tokens === 0;
+const sameLimits = (a: Limits, b: Limits | undefined): boolean =>
+  b !== undefined && a.rpm === b.rpm && a.tpm === b.tpm;

@@ -168,9 +168,11 @@ export class RateLimiter {
     return this.answer(await reserveAll(this.local, claim, this.logger), claim, this.local, now);
   }
 
-  /** Waits for the settles under way. The bus is the caller's to close. */
+  /** Waits for the settles under way, then gives back what this replica leased. The bus is the caller's to close. */
   async close(): Promise<void> {
     await Promise.all([...this.pending]);
+    const shared = await this.shared?.catch(() => undefined);
+    await shared?.counters.close();
   }
 
   private answer(outcome: Outcome, claim: Claim, counters: Counters, now: number): Admission {
@@ -261,8 +263,11 @@ export class RateLimiter {
   }
 
   private failed(err: unknown): void {
-    // Bind again next time: the bucket may have been deleted, or never created.
+    // Bind again next time: the bucket may have been deleted, or never created. The counters being
+    // left try to give their leases back (it fails too if NATS is gone: those stay counted).
+    const left = this.shared;
     this.shared = undefined;
+    void left?.then(({ counters }) => this.track(counters.close())).catch(() => undefined);
     this.pausedUntil = performance.now() + this.retryMs;
     if (this.lastFailure === undefined) {
       this.logger.warn(
