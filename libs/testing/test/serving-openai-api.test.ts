@@ -119,3 +119,28 @@ describe("serving's OpenAI-compatible HTTP API through the official SDK", () => 
     await expect(wrong.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });
 });
+
+describe("shutdown", () => {
+  it("drains a stream on the HTTP API and one through the gateway together when serving gets SIGTERM", async () => {
+    const gateway = new OpenAI({
+      baseURL: `${platform.gatewayUrl}/v1`,
+      apiKey: platform.adminKey,
+      maxRetries: 0,
+    });
+    const long = { ...chat("a long answer please"), max_tokens: 200, stream: true as const };
+    const streams = [await client.chat.completions.create(long), await gateway.chat.completions.create(long)];
+    const iterators = streams.map((s) => s[Symbol.asyncIterator]());
+    for (const it of iterators) expect((await it.next()).done).toBe(false);
+    const exited = platform.supervisor.stop("serving");
+    const finishes = await Promise.all(
+      iterators.map(async (it) => {
+        let finish: string | null | undefined;
+        for (let r = await it.next(); !r.done; r = await it.next())
+          finish = r.value.choices[0]?.finish_reason ?? finish;
+        return finish;
+      }),
+    );
+    expect(finishes).toEqual(["length", "length"]);
+    expect(await exited).toMatchObject({ name: "serving", code: 0, requested: true });
+  });
+});

@@ -17,6 +17,7 @@ describe("serving config: the OpenAI-compatible HTTP API", () => {
   });
 
   it("names a bad port", () => {
+    expect(parseConfig(configSchema, { ...base, SERVING_API_PORT: "0" }).SERVING_API_PORT).toBeUndefined();
     expect(() => parseConfig(configSchema, { ...base, SERVING_API_PORT: "70000" })).toThrow(
       /SERVING_API_PORT/,
     );

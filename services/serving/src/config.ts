@@ -55,10 +55,16 @@ export const configSchema = z
       .default(256 * 1024 * 1024),
     /**
      * Port of serving's own OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions,
-     * /v1/completions); unset, there is none. It has no rate limits or per-key metering: the gateway
-     * is the platform's front door.
+     * /v1/completions); unset or 0, there is none (as in the Helm chart: 0 is off, never "any port").
+     * It has no rate limits or per-key metering: the gateway is the platform's front door.
      */
-    SERVING_API_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    SERVING_API_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .transform((port) => (port === 0 ? undefined : port)),
     /** When set, the HTTP API requires `Authorization: Bearer <SERVING_API_KEY>` (401 otherwise). */
     SERVING_API_KEY: z.string().min(1).optional(),
     /** Largest request body the HTTP API reads (413 beyond it). */

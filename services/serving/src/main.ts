@@ -95,21 +95,23 @@ await runMain(logger, async (host) => {
   const generate = createGenerate({ registry, cache, serving: m, usage });
   const embed = createEmbed({ registry, serving: m, usage });
 
-  if (config.SERVING_API_PORT !== undefined) {
-    // Started before the gRPC server, so at shutdown it closes after gRPC has drained (closers run in
-    // reverse): both keep answering in-flight requests meanwhile.
-    const api = await startOpenAIApi({
-      port: config.SERVING_API_PORT,
-      host: config.BIND_HOST,
-      apiKey: config.SERVING_API_KEY,
-      bodyLimitBytes: config.SERVING_API_BODY_LIMIT_BYTES,
-      generate,
-      embed,
-      registry,
-      logger,
-    });
-    host.defer("openai-api", () => api.close(config.SHUTDOWN_GRACE_MS));
-  }
+  const api =
+    config.SERVING_API_PORT === undefined
+      ? undefined
+      : await startOpenAIApi({
+          port: config.SERVING_API_PORT,
+          host: config.BIND_HOST,
+          apiKey: config.SERVING_API_KEY,
+          bodyLimitBytes: config.SERVING_API_BODY_LIMIT_BYTES,
+          generate,
+          embed,
+          registry,
+          logger,
+        });
+  let apiClosed: Promise<void> | undefined;
+  // Closers run in reverse: this one, registered before the gRPC server's, waits for the HTTP API's
+  // close, which the last closer (below) starts together with gRPC's drain.
+  if (api) host.defer("openai-api", () => apiClosed ?? api.close(config.SHUTDOWN_GRACE_MS));
 
   await serve(host, {
     name: "serving",
@@ -128,4 +130,11 @@ await runMain(logger, async (host) => {
     ],
     checks: { nats: async () => void (await bus.nc.rtt()) },
   });
+  // Both front ends stop taking requests and drain in one grace period, not one after the other.
+  if (api) {
+    host.defer("openai-api-stop", () => {
+      apiClosed = api.close(config.SHUTDOWN_GRACE_MS);
+      apiClosed.catch(() => undefined);
+    });
+  }
 });

@@ -48,8 +48,9 @@ export class UsageMeter {
     void p.finally(() => this.pending.delete(p));
   }
 
-  drain(): Promise<void> {
-    return Promise.allSettled([...this.pending]).then(() => undefined);
+  /** Waits for every event recorded so far, and for those recorded while it waits. */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 }
 

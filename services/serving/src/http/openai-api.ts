@@ -70,6 +70,9 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
   const authorize = bearerCheck(o.apiKey);
   const shutdown = new AbortController();
   let closing = false;
+  // Handlers under way: at shutdown, cancelled ones still finish their work (metering what they
+  // generated) before the process goes on to publish the last usage events.
+  const inFlight = new Set<Promise<void>>();
   const routes = openaiRoutes(o);
 
   const server = http.createServer((req, res) => {
@@ -80,7 +83,7 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
     res.once("finish", () => closing && setImmediate(() => server.closeIdleConnections()));
     const x = { req, res, requestId, signal: requestSignal(res, shutdown.signal), logger };
     withTrace(childTrace(parseTraceparent(headerOf(req, "traceparent"))), () => {
-      void (async () => {
+      const handled = (async () => {
         try {
           authorize(headerOf(req, "authorization"));
           const [route, param] = match(routes, req);
@@ -89,6 +92,8 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
           fail(x, err);
         }
       })();
+      inFlight.add(handled);
+      void handled.finally(() => inFlight.delete(handled));
     });
   });
   // Idle kept-alive connections stay open longer than the usual proxy's idle timeout (nginx's
@@ -115,11 +120,26 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
       }, graceMs);
       await closed;
       clearTimeout(timer);
+      await settledWithin([...inFlight], HANDLER_WAIT_MS);
     },
   };
 }
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+/** After the grace period's cancellations, how long handlers get to wind up. */
+const HANDLER_WAIT_MS = 2_000;
+
+async function settledWithin(work: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(work),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
 
 const headerOf = (req: http.IncomingMessage, name: string) => {
   const v = req.headers[name];
