@@ -1,4 +1,5 @@
 export * from "./errors.js";
+export * from "./http.js";
 export * from "./mapping.js";
 export * from "./models.js";
 export * from "./schemas.js";

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { requestIdFrom, toHttpError } from "@sloughgpt/openai";
 import { childTrace, type Logger, parseTraceparent, type TraceContext, withTrace } from "@sloughgpt/runtime";
 import Fastify, {
   type FastifyBaseLogger,
@@ -13,7 +13,6 @@ import type { Upstreams } from "./clients.js";
 import { auditRequests, noteError } from "./http/audit.js";
 import type { Authenticate, Principal } from "./http/auth.js";
 import { DOCS_PAGE } from "./http/docs-page.js";
-import { toHttpError } from "./http/errors.js";
 import { openApiDocument } from "./http/openapi.js";
 import { authorize, checkModelAccess, type RouteDeclaration, requireRoutePermissions } from "./http/rbac.js";
 import type { Identity } from "./identity/identity.js";
@@ -65,8 +64,6 @@ const headerValue = (h: string | string[] | undefined) => (Array.isArray(h) ? h[
 /** The version the OpenAPI document states: the API's, not a build's. */
 const API_VERSION = "1.0.0";
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
-
 /** The public HTTP API. Pure wiring: every dependency comes in through `deps`. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const traces = new WeakMap<object, TraceContext>();
@@ -84,10 +81,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // the gateway's work per request.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: (req) => requestIdFrom(req.headers["x-request-id"]),
   });
   app.addContentTypeParser(
     ["application/yaml", "application/x-yaml", "text/yaml"],

@@ -14,10 +14,11 @@ import {
   findModel,
   type Kind,
   type ResponseMeta,
+  requestSignal,
   responseMeta,
 } from "@sloughgpt/openai";
 import type { serving } from "@sloughgpt/proto";
-import { CancelledError, callStream, callUnary } from "@sloughgpt/runtime";
+import { callStream, callUnary } from "@sloughgpt/runtime";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Upstreams } from "../clients.js";
 import { needs } from "../http/rbac.js";
@@ -72,21 +73,8 @@ const usedTokens = (final: serving.GenerateFinal | undefined) =>
  * Aborted when the HTTP client goes away (or the gateway gives up draining at shutdown),
  * which cancels the upstream gRPC call.
  */
-export function clientGone(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  shutdown: AbortSignal,
-): AbortController {
-  const ctl = new AbortController();
-  const onShutdown = () => ctl.abort(new CancelledError("the gateway is shutting down"));
-  shutdown.addEventListener("abort", onShutdown, { once: true });
-  reply.raw.once("close", () => {
-    // The shutdown signal lives as long as the process: drop this request's listener with the request.
-    shutdown.removeEventListener("abort", onShutdown);
-    if (!reply.raw.writableFinished) ctl.abort(new CancelledError("client disconnected"));
-  });
-  request.raw.on("aborted", () => ctl.abort(new CancelledError("client disconnected")));
-  return ctl;
+export function clientGone(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
+  return requestSignal(reply.raw, shutdown, "the gateway is shutting down");
 }
 
 async function collect(deps: Deps, req: serving.GenerateRequest, signal: AbortSignal) {
@@ -147,12 +135,12 @@ async function relayStream(
   reply: FastifyReply,
   seen: { onDelta(delta: string): void; onFinal(f: serving.GenerateFinal): void },
 ): Promise<void> {
-  const ctl = clientGone(request, reply, deps.shutdownSignal);
+  const signal = clientGone(reply, deps.shutdownSignal);
   const stream = callStream(deps.upstreams.serving.generate.bind(deps.upstreams.serving), req, {
     deadlineMs: deps.generationTimeoutMs,
-    signal: ctl.signal,
+    signal,
   });
-  await relaySse(request, reply, ctl.signal, stream, async (sse, messages) => {
+  await relaySse(request, reply, signal, stream, async (sse, messages) => {
     const chunks = new CompletionChunks(sse, { kind, meta, includeUsage });
     await chunks.start();
     for await (const msg of messages) {
@@ -218,7 +206,7 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
     const { text, final } = await settledCall(
       ticket,
       promptEstimate,
-      collect(deps, req, clientGone(request, reply, deps.shutdownSignal).signal),
+      collect(deps, req, clientGone(reply, deps.shutdownSignal)),
       (r) => usedTokens(r.final) ?? promptEstimate,
     );
     const cache = cacheHeader(final);
@@ -248,7 +236,7 @@ export function openaiRoutes(app: FastifyInstance, deps: Deps): void {
           },
           {
             deadlineMs: deps.generationTimeoutMs,
-            signal: clientGone(request, reply, deps.shutdownSignal).signal,
+            signal: clientGone(reply, deps.shutdownSignal),
           },
         ),
         (r) => r.promptTokens,

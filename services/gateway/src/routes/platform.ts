@@ -86,7 +86,7 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
   // Upstream calls end when the client disconnects.
   const unary = (request: FastifyRequest, reply: FastifyReply, deadlineMs = deps.upstreamTimeoutMs) => ({
     deadlineMs,
-    signal: clientGone(request, reply, deps.shutdownSignal).signal,
+    signal: clientGone(reply, deps.shutdownSignal),
   });
 
   app.post(
@@ -222,16 +222,16 @@ export function platformRoutes(app: FastifyInstance, deps: Deps): void {
     request: FastifyRequest,
     reply: FastifyReply,
   ): Promise<void> {
-    const ctl = clientGone(request, reply, deps.shutdownSignal);
+    const signal = clientGone(reply, deps.shutdownSignal);
     const seen: AnswerSeen = { text: "" };
     try {
       const stream = callStream(
         call.rag.answerStream.bind(call.rag),
         { request: call.req },
-        { deadlineMs: deps.reasoningTimeoutMs, signal: ctl.signal },
+        { deadlineMs: deps.reasoningTimeoutMs, signal },
       );
       // The first event is the passages: a missing collection is still a 404.
-      await relaySse(request, reply, ctl.signal, stream, async (sse, messages) => {
+      await relaySse(request, reply, signal, stream, async (sse, messages) => {
         for await (const msg of messages) await relayAnswerEvent(msg, sse, seen);
       });
     } finally {

@@ -51,7 +51,7 @@ export function statusRoutes(app: FastifyInstance, deps: Deps): void {
         {},
         {
           deadlineMs: deps.upstreamTimeoutMs,
-          signal: clientGone(request, reply, deps.shutdownSignal).signal,
+          signal: clientGone(reply, deps.shutdownSignal),
         },
       );
       return statusView(res, request.principal);

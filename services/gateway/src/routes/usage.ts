@@ -129,7 +129,7 @@ export function usageRoutes(app: FastifyInstance, deps: Deps): void {
         },
         {
           deadlineMs: deps.upstreamTimeoutMs,
-          signal: clientGone(request, reply, deps.shutdownSignal).signal,
+          signal: clientGone(reply, deps.shutdownSignal),
         },
       );
       return {
@@ -153,7 +153,7 @@ export function usageRoutes(app: FastifyInstance, deps: Deps): void {
 async function exportCsv(deps: Deps, request: FastifyRequest, reply: FastifyReply) {
   const q = usageExportQuery.parse(request.query);
   const team = usageTeam(request.principal, q.team);
-  const signal = clientGone(request, reply, deps.shutdownSignal).signal;
+  const signal = clientGone(reply, deps.shutdownSignal);
   const client = deps.upstreams.monitoring;
   const base = {
     ...rangeOf(q),

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -17,6 +16,8 @@ import {
   findModel,
   HttpRequestError,
   type Kind,
+  requestIdFrom,
+  requestSignal,
   responseMeta,
   SseWriter,
   toHttpError,
@@ -27,7 +28,7 @@ import type { Embed } from "../embedding.js";
 import type { Generate } from "../generation.js";
 import { toProtoModel } from "../models.js";
 import type { ModelRegistry } from "../registry/registry.js";
-import { bearerCheck, readJson, requestSignal } from "./request.js";
+import { bearerCheck, readJson } from "./request.js";
 
 export interface OpenAIApiOptions {
   port: number;
@@ -76,12 +77,18 @@ export async function startOpenAIApi(o: OpenAIApiOptions): Promise<OpenAIApi> {
   const routes = openaiRoutes(o);
 
   const server = http.createServer((req, res) => {
-    const requestId = requestIdOf(req);
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
     res.setHeader("x-request-id", requestId);
     if (closing) res.setHeader("connection", "close");
     // While draining, a kept-alive connection closes once its response is out instead of idling.
     res.once("finish", () => closing && setImmediate(() => server.closeIdleConnections()));
-    const x = { req, res, requestId, signal: requestSignal(res, shutdown.signal), logger };
+    const x = {
+      req,
+      res,
+      requestId,
+      signal: requestSignal(res, shutdown.signal, "serving is shutting down"),
+      logger,
+    };
     withTrace(childTrace(parseTraceparent(headerOf(req, "traceparent"))), () => {
       const handled = (async () => {
         try {
@@ -145,12 +152,6 @@ const headerOf = (req: http.IncomingMessage, name: string) => {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
 };
-
-/** The caller's `x-request-id` when it is a sane token, else a new one. */
-function requestIdOf(req: http.IncomingMessage): string {
-  const given = headerOf(req, "x-request-id");
-  return given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-}
 
 /** The one error boundary: OpenAI's error JSON with the gateway's statuses; never a stack. */
 function fail(x: Exchange, err: unknown): void {

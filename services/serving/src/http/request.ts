@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import { HttpRequestError } from "@sloughgpt/openai";
-import { CancelledError, UnauthenticatedError } from "@sloughgpt/runtime";
+import { UnauthenticatedError } from "@sloughgpt/runtime";
 
 /**
  * A check of `Authorization: Bearer <key>` against the configured key; without one, every request
@@ -59,20 +59,4 @@ function collectBody(req: IncomingMessage, limit: number, tooLarge: () => Error)
     req.once("end", () => resolve(Buffer.concat(chunks)));
     req.once("error", reject);
   });
-}
-
-/**
- * Aborted when the client goes away before its response is complete, or when serving's shutdown
- * grace period runs out: either cancels the generation.
- */
-export function requestSignal(res: ServerResponse, shutdown: AbortSignal): AbortSignal {
-  const ctl = new AbortController();
-  const onShutdown = () => ctl.abort(new CancelledError("serving is shutting down"));
-  shutdown.addEventListener("abort", onShutdown, { once: true });
-  res.once("close", () => {
-    // The shutdown signal lives as long as the server: drop this request's listener with the request.
-    shutdown.removeEventListener("abort", onShutdown);
-    if (!res.writableFinished) ctl.abort(new CancelledError("client disconnected"));
-  });
-  return ctl.signal;
 }
