@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { applyBatch, type Limits, type Op, sameUsage, type Verdict } from "./decide.js";
+import { add, applyBatch, type Limits, type Op, sameUsage, type Verdict } from "./decide.js";
 import type { CounterStore, Stored } from "./store.js";
 import { NO_USAGE, type Usage } from "./types.js";
 
@@ -191,10 +191,11 @@ export class Counters {
       cell.lastLeaseUse = performance.now();
     } else if (op.type === "adjust") {
       const d = op.delta;
-      // A refund (a settle below its estimate, a roll-back) stays reserved, for the next requests.
-      if (d.requests <= 0 && d.tokens <= 0) cell.held = minus(cell.held, d);
-      else if (d.requests >= 0 && d.tokens >= 0 && covers(cell.held, d)) cell.held = minus(cell.held, d);
-      else return undefined;
+      // A refund (a settle below its estimate, a roll-back) stays reserved, for the next requests; an
+      // overage is taken from the lease when the lease covers it.
+      const refund = d.requests <= 0 && d.tokens <= 0;
+      if (!refund && !(d.requests >= 0 && d.tokens >= 0 && covers(cell.held, d))) return undefined;
+      cell.held = minus(cell.held, d);
     } else {
       return undefined;
     }
@@ -239,7 +240,7 @@ export class Counters {
 
   private hold(key: string, cell: Cell, grant: Usage, ops: readonly Op[]): void {
     // Refunds kept while the write was under way are added to the new lease.
-    cell.held = plus(cell.held, grant);
+    cell.held = add(cell.held, grant);
     // Close to a limit no lease is granted, and refunds and roll-backs are written again at once.
     let limits: Limits | undefined;
     for (const op of ops) if (op.type === "reserve") limits = op.limits;
@@ -348,7 +349,7 @@ export class Counters {
     } catch (err) {
       // Nothing was written (a read failed, or every write lost a race): the lease is still held. A
       // write that failed may or may not have given it back: count it as used (errs towards refusing).
-      if (!writing) cell.held = plus(cell.held, release);
+      if (!writing) cell.held = add(cell.held, release);
       throw err;
     }
   }
@@ -375,7 +376,7 @@ export class Counters {
         continue;
       }
       const grant = verdicts.some((v) => !v.ok) ? NO_USAGE : this.grant(size, end, ops);
-      const stored = plus(end, grant);
+      const stored = add(end, grant);
       if (sameUsage(stored, state.usage)) {
         cell.known = state;
         this.hold(key, cell, grant, ops);
@@ -401,10 +402,6 @@ export class Counters {
 
 const covers = (held: Usage, cost: Usage): boolean =>
   held.requests >= cost.requests && held.tokens >= cost.tokens;
-const plus = (a: Usage, b: Usage): Usage => ({
-  requests: a.requests + b.requests,
-  tokens: a.tokens + b.tokens,
-});
 /** `a − b`, never below zero (a counter never is). */
 const minus = (a: Usage, b: Usage): Usage => ({
   requests: Math.max(0, a.requests - b.requests),

@@ -46,7 +46,7 @@ export function applyBatch(start: Usage, ops: readonly Op[]): { end: Usage; verd
 
 export const sameUsage = (a: Usage, b: Usage): boolean => a.requests === b.requests && a.tokens === b.tokens;
 
-const add = (a: Usage, b: Usage): Usage => ({
+export const add = (a: Usage, b: Usage): Usage => ({
   requests: a.requests + b.requests,
   tokens: a.tokens + b.tokens,
 });
